@@ -1,0 +1,27 @@
+"""CNN Explorer: the entry script. A router (st.navigation) plus the shared sidebar."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # so `streamlit run app/streamlit_app.py` finds cnncore and app.ui
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app.ui.sidebar import render_sidebar  # noqa: E402
+
+st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
+
+VIEWS = Path(__file__).parent / "views"
+pages = [
+    st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(VIEWS / "convolution.py", title="Convolution", icon=":material/grid_on:", url_path="convolution"),
+    st.Page(VIEWS / "training.py", title="Live training", icon=":material/monitoring:", url_path="training"),
+    st.Page(
+        VIEWS / "invariance.py", title="Translation invariance", icon=":material/open_with:", url_path="invariance"
+    ),
+]
+page = st.navigation(pages)
+render_sidebar()
+page.run()

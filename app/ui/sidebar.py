@@ -1,0 +1,44 @@
+"""The sidebar every page shares: data source (and what was actually loaded), device, runs."""
+
+import os
+
+import streamlit as st
+import torch
+
+from app.ui.data import CHOICES, current_dataset, idx_folders
+from app.ui.runs import run_store
+from cnncore.train import resolve_device, resolve_precision
+
+
+def render_sidebar() -> None:
+    with st.sidebar:
+        st.subheader("Data")
+        options = list(CHOICES) + idx_folders()
+        if "data_source" not in st.session_state:  # the server's default ($CNN_EXPLORER_SOURCE)
+            default = os.environ.get("CNN_EXPLORER_SOURCE", "auto")
+            st.session_state["data_source"] = default if default in options else "auto"
+        st.selectbox(
+            "Data source", options, key="data_source",
+            format_func=lambda s: CHOICES.get(s, f"IDX folder {s[4:]}"),
+            help="Where the digits come from. **Auto**: full MNIST if it is in ./MNIST-data or "
+            "can be downloaded, else the bundled 5,000 real MNIST digits (offline). **MNIST / "
+            "Fashion-MNIST** download into ./MNIST-data on first use. IDX folders are "
+            "sub-folders of the data folder holding MNIST-format files.",
+        )  # fmt: skip
+        data = current_dataset()
+        if error := st.session_state.pop("data_error", None):
+            st.error(error)
+        st.caption(
+            f"**Loaded:** {data.source} — {len(data.train):,} train / {len(data.val):,} "
+            f"validation / {len(data.test):,} test.  \n**Why:** {data.reason}"
+        )
+        device = resolve_device()
+        st.caption(
+            f"**Device:** {device.type.upper()} ({torch.get_num_threads()} threads), "
+            f"training precision {resolve_precision('auto', device)} by default"
+        )
+        runs = run_store().list()
+        damaged = sum(1 for r in runs if r.damaged)
+        st.caption(
+            f"**Saved runs:** {len(runs) - damaged}" + (f" (+{damaged} damaged)" if damaged else "")
+        )

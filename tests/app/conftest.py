@@ -1,0 +1,30 @@
+"""AppTest helpers: run a page through the real entry script (router + sidebar)."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+ENTRY = str(ROOT / "app" / "streamlit_app.py")
+
+
+@pytest.fixture(autouse=True)
+def isolated_app(tmp_path, monkeypatch):
+    """Each app test gets its own run store and the bundled data (no download attempt)."""
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("CNN_EXPLORER_SOURCE", "bundled")
+    monkeypatch.chdir(ROOT)
+    from app.ui.runs import run_store
+
+    run_store.clear()  # the store is cached per process; point it at this test's folder
+    yield
+
+
+def open_page(page: str | None = None, timeout: float = 60) -> AppTest:
+    """Run the app and switch to ``page`` (e.g. "views/convolution.py"); returns the AppTest."""
+    at = AppTest.from_file(ENTRY, default_timeout=timeout)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    return at
