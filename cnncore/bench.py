@@ -66,7 +66,7 @@ def notebook_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) ->
     val_loss, val_acc = evaluate(model, data.val)
     return {"pipeline": "lesson notebook (Dataset + ToTensor + DataLoader, fp32)",
             "images_per_s": images / seconds, "seconds": seconds, "batches": len(losses),
-            "final_loss": sum(losses[-10:]) / len(losses[-10:]), "val_loss": val_loss,
+            "losses": losses, "val_loss": val_loss,
             "val_accuracy": val_acc}  # fmt: skip
 
 
@@ -84,19 +84,29 @@ def trainer_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) -> 
     val_loss, val_acc = evaluate(result.model, data.val)
     return {"pipeline": f"cnncore Trainer (preloaded tensors, {trainer.precision})",
             "images_per_s": images / seconds, "seconds": seconds, "batches": len(losses),
-            "final_loss": sum(losses[-10:]) / len(losses[-10:]), "val_loss": val_loss,
+            "losses": losses, "val_loss": val_loss,
             "val_accuracy": val_acc}  # fmt: skip
 
 
-def compare_pipelines(batches: int = 60, batch_size: int = 256, seed: int = 0) -> pd.DataFrame:
-    """Same ConvNet, batch size and bundled data, trained for the same whole number of epochs
-    (about ``batches`` batches) both ways. ``final_loss``: mean training loss of the last 10
-    batches; ``val_loss``: both final models on the same validation split, in fp32."""
+def compare_pipelines(
+    batches: int = 64, batch_size: int = 256, seed: int = 0, repeats: int = 2
+) -> pd.DataFrame:
+    """Same ConvNet, batch size, bundled data and batch order, trained for the same whole number
+    of epochs (about ``batches`` batches) both ways. The two alternate ``repeats`` times and each
+    keeps its fastest repeat, so a burst of load on this shared machine does not decide the
+    ratio. ``final_loss``: mean training loss over the last epoch; ``val_loss``: both final
+    models on the same validation split, in fp32."""
     data = load_data("bundled")
-    epochs = max(1, round(batches / math.ceil(len(data.train) / batch_size)))
-    rows = [notebook_pipeline(data, epochs, batch_size, seed),
-            trainer_pipeline(data, epochs, batch_size, seed)]  # fmt: skip
-    return pd.DataFrame(rows).round(4)
+    per_epoch = math.ceil(len(data.train) / batch_size)
+    epochs = max(1, round(batches / per_epoch))
+    best: dict[str, dict] = {}
+    for _ in range(repeats):
+        for run in (notebook_pipeline, trainer_pipeline):
+            row = run(data, epochs, batch_size, seed)
+            row["final_loss"] = sum(row.pop("losses")[-per_epoch:]) / per_epoch
+            if run.__name__ not in best or row["images_per_s"] > best[run.__name__]["images_per_s"]:
+                best[run.__name__] = row
+    return pd.DataFrame(list(best.values())).round(4)
 
 
 def accuracy_on_test_set(

@@ -20,6 +20,9 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +33,8 @@ from cnncore.errors import UserError
 
 SOURCES = ("auto", "bundled", "mnist", "fashion-mnist", "idx:<folder>")
 DEFAULT_ROOT = "MNIST-data"
-DOWNLOAD_TIMEOUT_S = 8.0
+DOWNLOAD_TIMEOUT_S = 300.0  # the whole download (MNIST is ~12 MB)
+CONNECT_TIMEOUT_S = 4.0  # reaching a mirror; also each read inside the download
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -220,24 +224,48 @@ def _load_torchvision_local(name: str, root: str | Path) -> tuple[Split, Split] 
     )
 
 
+def _reachable(urls: list[str], timeout: float) -> str | None:
+    """None if any URL answers at all (any HTTP status counts), else why none did."""
+    reasons = []
+    for url in urls:
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, method="HEAD"), timeout=timeout
+            ):
+                return None
+        except urllib.error.HTTPError:
+            return None  # the server answered; the download itself will say what is wrong
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            reasons.append(f"{urllib.parse.urlsplit(url).netloc or url}: {reason}")
+    return "; ".join(reasons)
+
+
 def download(
     name: str, root: str | Path = DEFAULT_ROOT, timeout: float = DOWNLOAD_TIMEOUT_S,
-    mirror: str | None = None,
+    mirror: str | None = None, connect_timeout: float = CONNECT_TIMEOUT_S,
 ) -> None:  # fmt: skip
-    """Download a torchvision dataset into ``root`` in a child process that is killed after
-    ``timeout`` seconds, so a dead network can never hang the caller. ``mirror`` (an http URL
-    ending in ``/``; default $CNN_EXPLORER_MIRROR) replaces torchvision's mirrors, for private
-    mirrors and tests. Raises UserError with a one-line reason on failure."""
-    mirror = mirror or os.environ.get("CNN_EXPLORER_MIRROR")
+    """Download a torchvision dataset into ``root`` with torchvision's real downloader.
+
+    Bounded in time twice over: the mirrors must answer within ``connect_timeout`` seconds (so
+    no network fails fast), and the download runs in a child process killed after ``timeout``
+    seconds (so a stalled transfer can never hang the caller). ``mirror`` (an http URL ending in
+    ``/``; default $CNN_EXPLORER_MIRROR) replaces torchvision's mirrors, for private mirrors and
+    tests. Raises UserError with a one-line reason on failure."""
     if name not in ("mnist", "fashion-mnist"):
         raise UserError(f"cannot download {name!r}; only mnist and fashion-mnist")
-    cmd = [sys.executable, "-m", "cnncore.download", name, str(root)] + ([mirror] if mirror else [])
+    mirror = mirror or os.environ.get("CNN_EXPLORER_MIRROR")
+    why = _reachable(
+        [mirror] if mirror else list(_torchvision_class(name).mirrors), connect_timeout
+    )
+    if why is not None:
+        raise UserError(f"downloading {name} failed: no mirror reachable ({why})")
+    cmd = [sys.executable, "-m", "cnncore.download", name, str(root), str(connect_timeout)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd + ([mirror] if mirror else []), capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
     except subprocess.TimeoutExpired:
-        raise UserError(
-            f"downloading {name} timed out after {timeout:.0f} s (no network?)"
-        ) from None
+        raise UserError(f"downloading {name} timed out after {timeout:.0f} s") from None
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
         raise UserError(f"downloading {name} failed: {lines[-1] if lines else 'no reason given'}")

@@ -1,20 +1,23 @@
-"""Child process for ``cnncore.data.download``: ``python -m cnncore.download NAME ROOT [MIRROR]``.
+"""Child process for ``cnncore.data.download``:
+``python -m cnncore.download NAME ROOT READ_TIMEOUT [MIRROR]``.
 
 Runs torchvision's real download in its own process so the parent can kill it at a deadline.
 A MIRROR replaces torchvision's mirrors and skips its MD5 check (the files' own IDX headers are
 still checked when they are read).
 """
 
+import socket
 import sys
 
 from cnncore.data import _torchvision_class
 
 
 def main(argv: list[str]) -> int:
-    name, root = argv[0], argv[1]
+    name, root, read_timeout = argv[0], argv[1], float(argv[2])
+    socket.setdefaulttimeout(read_timeout)  # a stalled read fails instead of waiting forever
     cls = _torchvision_class(name)
-    if len(argv) > 2:
-        cls.mirrors = [argv[2]]
+    if len(argv) > 3:
+        cls.mirrors = [argv[3]]
         cls.resources = [(filename, None) for filename, _md5 in cls.resources]
     try:
         cls(root, train=True, download=True)

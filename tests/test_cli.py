@@ -55,3 +55,10 @@ def test_damaged_run_is_reported_by_runs(tmp_path):
     proc = cli("runs", "--runs", str(tmp_path / "runs"))
     assert proc.returncode == 0
     assert "damaged" in proc.stdout and "config.json is missing" in proc.stdout
+
+
+def test_bench_pipeline_tiny_budget_reports_both_pipelines():
+    proc = cli("bench", "pipeline", "--batches", "1", "--repeats", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "lesson notebook" in proc.stdout and "cnncore Trainer" in proc.stdout
+    assert "speed-up (cnncore Trainer / notebook pipeline):" in proc.stdout

@@ -208,29 +208,51 @@ def test_download_from_mirror_then_load_from_disk(tmp_path, mirror, monkeypatch)
     assert again.source == "mnist" and "found" in again.reason
 
 
-def test_download_that_hangs_is_cut_off(tmp_path):
-    # A server that accepts connections and never answers: the download must not hang.
+def test_unreachable_mirror_fails_fast_with_reason(tmp_path):
+    # A server that accepts connections and never answers: the mirror check gives up.
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     try:
         started = time.monotonic()
-        with pytest.raises(UserError, match="timed out after 3 s"):
-            download(
-                "mnist",
-                tmp_path,
-                timeout=3,
-                mirror=f"http://127.0.0.1:{listener.getsockname()[1]}/",
-            )
-        assert time.monotonic() - started < 30  # bounded: the child is killed at the deadline
+        with pytest.raises(UserError, match="no mirror reachable"):
+            download("mnist", tmp_path, mirror=f"http://127.0.0.1:{listener.getsockname()[1]}/",
+                     connect_timeout=2)  # fmt: skip
+        assert time.monotonic() - started < 30  # bounded, not a hang
     finally:
         listener.close()
 
 
+class _Stalls(_Quiet):
+    """Answers the reachability check, then never finishes sending a file."""
+
+    def do_HEAD(self):
+        self.send_response(200)
+        self.end_headers()
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        time.sleep(60)
+
+
+def test_stalled_download_is_killed_at_the_deadline(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stalls)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(UserError, match="timed out after 4 s|timed out"):
+            download("mnist", tmp_path, timeout=4, connect_timeout=30,
+                     mirror=f"http://127.0.0.1:{server.server_port}/")  # fmt: skip
+    finally:
+        server.shutdown()
+
+
 def test_auto_falls_back_to_bundled_and_says_why(tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_EXPLORER_MIRROR", "http://127.0.0.1:9/")  # nothing listens there
-    data = load_data("auto", tmp_path / "MNIST-data", timeout=20)
+    data = load_data("auto", tmp_path / "MNIST-data")
     assert data.source == "bundled"
-    assert "downloading mnist failed" in data.reason and "bundled" in data.reason
+    assert "no mirror reachable" in data.reason and "bundled" in data.reason
     offline = load_data("auto", tmp_path / "MNIST-data", allow_download=False)
     assert offline.source == "bundled" and "downloads off" in offline.reason
