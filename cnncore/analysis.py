@@ -1,0 +1,114 @@
+"""What a trained (or training) model shows a learner: smoothed curves, its first-layer filters,
+feature maps of one digit, the confusion matrix, per-class accuracy and its worst mistakes.
+
+Pure functions over tensors and DataFrames; ``cnncore.plots.training`` draws what these return.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from cnncore.data import Split
+from cnncore.models import ConvNet, FCNet, build_model
+from cnncore.train import predict_proba
+
+
+def ema_debiased(values: list[float], weight: float) -> list[float]:
+    """TensorBoard-style smoothing: ``s_t = w * s_(t-1) + (1 - w) * x_t`` with ``s_0 = 0``,
+    divided by ``1 - w^t`` so the start is not pulled towards zero. ``weight`` in [0, 1); 0 is
+    no smoothing. Non-finite values (a diverged loss) are passed through and not smoothed in."""
+    if not 0 <= weight < 1:
+        raise ValueError("smoothing weight must be in [0, 1)")
+    out, s, n = [], 0.0, 0
+    for x in values:
+        if x is None or not math.isfinite(x):
+            out.append(x)
+            continue
+        n += 1
+        s = weight * s + (1 - weight) * x
+        out.append(s / (1 - weight**n))
+    return out
+
+
+def model_from_state(name: str, state: dict[str, torch.Tensor]) -> nn.Module:
+    """A ``name`` model (cnncore.models) with the given weights, in eval mode."""
+    model = build_model(name)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def first_layer_filters(model: nn.Module) -> tuple[torch.Tensor, str]:
+    """What the first layer looks for, as images: float [K, h, w] and a caption.
+    ConvNet: the K 5x5 kernels of its first convolution. FCNet: the incoming weights of its first
+    16 hidden units, each a 28x28 image (one "filter" the size of the whole digit)."""
+    if isinstance(model, ConvNet):
+        return model.first_layer_filters()[:, 0].float().cpu(), "first convolution's 5x5 kernels"
+    if isinstance(model, FCNet):
+        w = model.layers[1].weight.detach()[:16].float().cpu()
+        return w.reshape(-1, 28, 28), "weights into the first 16 hidden units (28x28 each)"
+    raise TypeError(f"no filters for {type(model).__name__}")
+
+
+@torch.no_grad()
+def feature_maps(model: nn.Module, image: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """(layer name, activations float [C, H, W]) after each layer, for one uint8 image
+    [1, 28, 28]. FCNet's hidden layer is a vector; it is shown as a 16 x 11 grid."""
+    x = image.unsqueeze(0).float().div(255.0)
+    if isinstance(model, ConvNet):
+        out, counts = [], {}
+        for name, act in model.feature_maps(x):
+            short = {"Conv2d": "conv", "MaxPool2d": "max pool"}.get(name, name)
+            counts[short] = counts.get(short, 0) + 1
+            out.append((f"{short} {counts[short]}", act[0].float().cpu()))
+        return out
+    if isinstance(model, FCNet):
+        h = model.hidden_activations(x)[0].float().cpu()
+        side = 11 if h.numel() % 11 == 0 else 1
+        return [("hidden ReLU", h.reshape(1, -1, side))]
+    raise TypeError(f"no feature maps for {type(model).__name__}")
+
+
+@dataclass
+class Evaluation:
+    """A model on a split. ``probs``: float [N, 10]; ``preds``/``labels``: int64 [N];
+    ``confusion``: int64 [10, 10], rows = true class, columns = predicted."""
+
+    probs: torch.Tensor
+    preds: torch.Tensor
+    labels: torch.Tensor
+    confusion: torch.Tensor
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.preds == self.labels).float().mean()) if len(self.labels) else 0.0
+
+    def per_class(self, classes: tuple[str, ...]) -> pd.DataFrame:
+        """class, images, correct, accuracy."""
+        total = self.confusion.sum(1)
+        right = self.confusion.diag()
+        acc = (right.float() / total.clamp(min=1).float()).tolist()
+        return pd.DataFrame({"class": list(classes), "images": total.tolist(),
+                             "correct": right.tolist(), "accuracy": acc})  # fmt: skip
+
+    def mistakes(self, k: int = 12) -> list[int]:
+        """Indices of up to ``k`` misclassified images, the most confidently wrong first."""
+        wrong = (self.preds != self.labels).nonzero().flatten()
+        confidence = self.probs[wrong, self.preds[wrong]]
+        return wrong[confidence.argsort(descending=True)][:k].tolist()
+
+
+def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, n: int = 10) -> torch.Tensor:
+    """int64 [n, n]: entry (i, j) counts images of class i predicted as j."""
+    return torch.bincount(labels * n + preds, minlength=n * n).reshape(n, n)
+
+
+def evaluate_split(model: nn.Module, split: Split) -> Evaluation:
+    probs = predict_proba(model, split.images)
+    preds = probs.argmax(1)
+    labels = split.labels.cpu()
+    return Evaluation(probs, preds, labels, confusion_matrix(labels, preds))

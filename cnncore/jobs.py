@@ -1,0 +1,441 @@
+"""Background jobs: work that runs in a daemon thread while a page polls a snapshot of it.
+
+- ``Job``          the life cycle (queued -> running/paused -> finished/stopped/failed/diverged),
+                   progress, a ``TrainControl`` (stop, pause/resume, learning-rate change), and a
+                   thread-safe ``snapshot()``. The worker thread never calls Streamlit.
+- ``FunctionJob``  runs ``fn(report, control) -> result``; ``report(progress, message)``.
+- ``TrainingJob``  runs a ``Trainer``; keeps the history a live page draws (per-batch loss,
+                   per-epoch validation, lr/pause markers) and the latest weights; when it ends,
+                   for any reason, saves a run through ``RunStore`` so nothing is lost.
+- ``JobManager``   at most ``max_running`` jobs at once, the rest in a FIFO queue with positions.
+
+A worker exception is never swallowed: the job ends "failed" with ``error`` set (a UserError's
+message as is, anything else prefixed by its type), and ``traceback`` kept for the logs.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import torch
+
+from cnncore.data import Dataset
+from cnncore.errors import UserError
+from cnncore.train import Event, TrainConfig, TrainControl, Trainer, TrainResult
+
+ENDED = ("finished", "stopped", "failed", "diverged")
+WEIGHTS_EVERY_S = 0.3  # how often a training worker publishes a copy of its weights
+
+
+class Job:
+    """One unit of background work. Subclasses implement ``work()``; it returns
+    ``(status, message, result)`` with status one of ``ENDED``."""
+
+    kind = "job"
+
+    def __init__(self, session_id: str = "", name: str = ""):
+        self.id = uuid.uuid4().hex[:10]
+        self.session_id = session_id
+        self.name = name or self.kind
+        self.control = TrainControl()
+        self.created = time.time()
+        self.started: float | None = None
+        self.ended: float | None = None
+        self._lock = threading.RLock()
+        self._status = "queued"
+        self.error = ""
+        self.traceback = ""
+        self.progress = 0.0
+        self.message = "waiting to start"
+        self.result: Any = None
+        self.queue_position: int | None = None
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._on_end: Callable[[Job], None] | None = None  # set by the JobManager
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        with self._lock:
+            if (
+                self._status == "running"
+                and self.control.paused
+                and not self.control.stop_requested
+            ):
+                return "paused"
+            return self._status
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def report(self, progress: float, message: str = "") -> None:
+        """Worker side: progress in [0, 1] and a one-line message."""
+        with self._lock:
+            self.progress = min(max(float(progress), 0.0), 1.0)
+            if message:
+                self.message = message
+
+    def snapshot(self) -> dict:
+        """A copy of what a page needs to draw, taken under the lock."""
+        with self._lock:
+            now = self.ended or time.time()
+            return {
+                "id": self.id, "kind": self.kind, "name": self.name,
+                "session_id": self.session_id, "status": self.status, "error": self.error,
+                "progress": self.progress, "message": self.message,
+                "queue_position": self.queue_position, "created": self.created,
+                "elapsed": (now - self.started) if self.started else 0.0,
+                "done": self.done,
+            }  # fmt: skip
+
+    # -- control ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the worker to stop at its next check; a queued job ends "stopped" at once."""
+        self.control.stop()
+        with self._lock:
+            queued = self._status == "queued" and self._thread is None
+        if queued:
+            self._finish("stopped", "stopped before it started", None)
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    def set_lr(self, lr: float) -> None:
+        self.control.set_lr(lr)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the job has ended (and its thread exited); True if it has."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._done.wait(timeout):
+            return False
+        thread = self._thread
+        if thread is not None:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(left)
+            return not thread.is_alive()
+        return True
+
+    # -- worker ----------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start the worker thread (the JobManager calls this when a slot is free); False if the
+        job has already started, ended, or was asked to stop while queued."""
+        with self._lock:
+            if self._thread is not None or self._done.is_set() or self.control.stop_requested:
+                return False
+            self._status, self.queue_position = "running", None
+            self.started = time.time()
+            self.message = "starting"
+            self._thread = threading.Thread(target=self._run, name=f"job-{self.id}", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self) -> None:
+        try:
+            status, message, result = self.work()
+        except UserError as exc:
+            if self.control.stop_requested:  # work that ends a requested stop by raising
+                status, message, result = "stopped", str(exc), None
+            else:
+                status, message, result = "failed", str(exc), None
+                self.error = str(exc)
+        except Exception as exc:  # reported on the job, never swallowed
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.traceback = traceback.format_exc()
+            status, message, result = "failed", f"the job failed: {self.error}", None
+        self._finish(status, message, result)
+
+    def _finish(self, status: str, message: str, result: Any) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            self._status, self.message, self.result = status, message, result
+            if status == "finished":
+                self.progress = 1.0
+            self.ended = time.time()
+            self.queue_position = None
+        self._done.set()
+        if self._on_end is not None:
+            self._on_end(self)
+
+    def work(self) -> tuple[str, str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class FunctionJob(Job):
+    """Runs ``fn(report, control) -> result`` in the background. ``fn`` should call
+    ``report(progress, message)`` now and then and may honour ``control.stop_requested``."""
+
+    kind = "function"
+
+    def __init__(self, fn: Callable[[Callable[[float, str], None], TrainControl], Any],
+                 session_id: str = "", name: str = ""):  # fmt: skip
+        super().__init__(session_id, name or getattr(fn, "__name__", "function"))
+        self.fn = fn
+
+    def work(self):
+        result = self.fn(self.report, self.control)
+        if self.control.stop_requested:
+            return "stopped", "stopped by the user", result
+        return "finished", "finished", result
+
+
+class TrainingJob(Job):
+    """Trains ``config`` on ``data`` in the background and saves a run when it ends.
+
+    ``store``: a ``RunStore`` (None: nothing saved, e.g. in the benchmark).
+    ``snapshot()`` adds ``history`` (see ``history()``), ``epoch``, ``batch``, ``images_per_s``,
+    ``seconds_left``, ``run_id`` and ``weights_step``; ``weights()`` gives the latest published
+    weights as a CPU state_dict.
+    """
+
+    kind = "training"
+
+    def __init__(
+        self, config: TrainConfig, data: Dataset, store=None, session_id: str = "",
+        name: str = "", data_source: str | None = None, tensorboard: bool = True,
+        model: torch.nn.Module | None = None,
+    ):  # fmt: skip
+        config.validate()  # refuse bad hyperparameters before anything is queued
+        super().__init__(session_id, name or f"{config.model} lr={config.lr:g}")
+        self.config, self.data, self.store = config, data, store
+        self.data_source = data_source or data.source
+        self.tensorboard = tensorboard
+        self.model = model  # None: a fresh config.model (seeded); else train this module
+        self.run_id: str | None = None
+        self.trainer: Trainer | None = None
+        self._steps: list[int] = []
+        self._losses: list[float] = []
+        self._val: list[dict] = []
+        self._markers: list[dict] = []
+        self._test: dict | None = None
+        self._live = {"epoch": 0, "batch": 0, "batches_per_epoch": 0, "total_batches": 0,
+                      "images_per_s": 0.0, "seconds_left": None, "lr": config.lr,
+                      "precision": "", "device": ""}  # fmt: skip
+        self._weights: dict[str, torch.Tensor] | None = None
+        self._weights_step = -1
+        self._weights_at = 0.0
+
+    # -- worker side -----------------------------------------------------------------------
+    def _publish_weights(self, step: int) -> None:
+        model = self.trainer.model if self.trainer else None
+        if model is None:
+            return
+        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        with self._lock:
+            self._weights, self._weights_step = state, step
+        self._weights_at = time.monotonic()
+
+    def _on_event(self, event: Event) -> None:
+        v = event.values
+        with self._lock:
+            live = self._live
+            live["lr"] = v.get("lr", live["lr"])
+            if event.kind == "train":
+                self._steps.append(event.step)
+                self._losses.append(v["loss"])
+                live.update(epoch=event.epoch, batch=v["batch"],
+                            batches_per_epoch=v["batches_per_epoch"],
+                            total_batches=v["total_batches"], images_per_s=v["images_per_s"],
+                            seconds_left=v["seconds_left"])  # fmt: skip
+                total = max(v["total_batches"], 1)
+                self.progress = event.step / total
+                self.message = (f"epoch {event.epoch}/{self.config.epochs}, batch {v['batch']}/"
+                                f"{v['batches_per_epoch']}")  # fmt: skip
+            elif event.kind == "val":
+                self._val.append({"epoch": event.epoch, "step": event.step, "loss": v["loss"],
+                                  "accuracy": v["accuracy"]})  # fmt: skip
+                self.message = f"epoch {event.epoch}: validation accuracy {v['accuracy']:.1%}"
+            elif event.kind == "test":
+                self._test = {"loss": v["loss"], "accuracy": v["accuracy"]}
+            elif event.kind in ("lr", "pause", "resume"):
+                marker = {"kind": event.kind, "step": event.step, "epoch": event.epoch,
+                          "lr": v.get("lr"), "old_lr": v.get("old_lr")}  # fmt: skip
+                self._markers.append(marker)
+            elif event.kind == "start":
+                live.update(total_batches=v["total_batches"], precision=v["precision"],
+                            device=v["device"])  # fmt: skip
+        if event.kind == "pause" or (
+            event.kind == "train" and time.monotonic() - self._weights_at >= WEIGHTS_EVERY_S
+        ):
+            self._publish_weights(event.step)
+
+    def work(self):
+        self.trainer = trainer = Trainer(self.config, self.data, model=self.model,
+                                         on_event=self._on_event, control=self.control)  # fmt: skip
+        self._publish_weights(0)
+        try:
+            result = trainer.run()
+        except Exception as exc:
+            # Keep what was recorded: save a "failed" run with the weights as they are, then
+            # report the error on the job.
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.traceback = traceback.format_exc()
+            message = f"training failed: {self.error}"
+            result = TrainResult("failed", message, trainer.model, pd.DataFrame(trainer.metrics),
+                                 None, None, None, None, 0.0, trainer._elapsed(),
+                                 trainer.precision, str(trainer.device))  # fmt: skip
+        self._publish_weights(trainer.step)
+        self._save(result)
+        return result.status, result.message, result
+
+    def _save(self, result: TrainResult) -> None:
+        if self.store is None:
+            return
+        try:
+            run_id = self.store.save(result, self.config, self.data_source,
+                                     name=self.name_for_run(), tensorboard=self.tensorboard)  # fmt: skip
+        except Exception as exc:  # the training happened; say loudly that saving did not
+            self.error = (self.error + "; " if self.error else "") + f"saving the run failed: {exc}"
+            return
+        with self._lock:
+            self.run_id = run_id
+
+    def name_for_run(self) -> str:
+        return self.name if self.name != f"{self.config.model} lr={self.config.lr:g}" else ""
+
+    # -- page side -------------------------------------------------------------------------
+    def history(self) -> dict:
+        """Copies: ``steps``/``losses`` (per batch), ``val`` (per epoch), ``markers``, ``test``."""
+        with self._lock:
+            return {"steps": list(self._steps), "losses": list(self._losses),
+                    "val": [dict(r) for r in self._val],
+                    "markers": [dict(m) for m in self._markers],
+                    "test": dict(self._test) if self._test else None}  # fmt: skip
+
+    def weights(self) -> tuple[dict[str, torch.Tensor] | None, int]:
+        """(latest published CPU state_dict or None, the step it was taken at). The dict is never
+        mutated after publishing, so callers may read it without copying."""
+        with self._lock:
+            return self._weights, self._weights_step
+
+    def snapshot(self) -> dict:
+        snap = super().snapshot()
+        with self._lock:
+            snap.update(self._live)
+            snap.update(history=self.history(), run_id=self.run_id, config=self.config.to_dict(),
+                        weights_step=self._weights_step, data_source=self.data_source)  # fmt: skip
+        return snap
+
+
+class JobManager:
+    """Runs at most ``max_running`` jobs at once (default: the number of cores); the rest wait
+    in a first-in, first-out queue and know their position (1 = next)."""
+
+    def __init__(self, max_running: int | None = None, keep_ended: int = 50):
+        self.max_running = max(1, int(max_running or os.cpu_count() or 1))
+        self.keep_ended = keep_ended
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._queue: collections.deque[Job] = collections.deque()
+        self._running: set[str] = set()
+        self._seen: dict[str, float] = {}  # session id -> last time it was seen (heartbeat)
+        self._closed = False
+
+    def submit(self, job: Job) -> Job:
+        with self._lock:
+            if self._closed:
+                raise UserError("the job manager is shut down; restart the app")
+            job._on_end = self._ended
+            self._jobs[job.id] = job
+            self._queue.append(job)
+            self._seen.setdefault(job.session_id, time.time())
+            self._fill()
+            self._prune()
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def jobs(self, session_id: str | None = None) -> list[Job]:
+        """Jobs (of one session, or all), oldest first."""
+        with self._lock:
+            return [
+                j for j in self._jobs.values() if session_id is None or j.session_id == session_id
+            ]
+
+    def running(self) -> list[Job]:
+        with self._lock:
+            return [self._jobs[i] for i in self._running]
+
+    def queued(self) -> list[Job]:
+        with self._lock:
+            return list(self._queue)
+
+    def stop(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job is None:
+            raise UserError(f"no job {job_id}")
+        job.stop()
+
+    def stop_session(self, session_id: str) -> list[Job]:
+        """Stop every unfinished job of a session (queued ones end at once); returns them."""
+        jobs = [j for j in self.jobs(session_id) if not j.done]
+        for job in jobs:
+            job.stop()
+        return jobs
+
+    def touch(self, session_id: str) -> None:
+        """A session is still there (a page of it ran)."""
+        with self._lock:
+            self._seen[session_id] = time.time()
+
+    def reap(self, idle_s: float) -> list[Job]:
+        """Stop (and so save) the jobs of sessions not seen for ``idle_s`` seconds."""
+        now = time.time()
+        with self._lock:
+            gone = [s for s, t in self._seen.items() if now - t > idle_s]
+        stopped = []
+        for session in gone:
+            stopped += self.stop_session(session)
+            with self._lock:
+                if not any(not j.done for j in self.jobs(session)):
+                    self._seen.pop(session, None)
+        return stopped
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Stop every job and join every thread; True if all threads have exited."""
+        with self._lock:
+            self._closed = True
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop()
+        deadline = time.monotonic() + timeout
+        return all(job.join(max(0.0, deadline - time.monotonic())) for job in jobs)
+
+    # -- internals (called with or without the lock; the lock is re-entrant) ----------------
+    def _ended(self, job: Job) -> None:
+        with self._lock:
+            self._running.discard(job.id)
+            if job in self._queue:
+                self._queue.remove(job)
+            self._fill()
+
+    def _fill(self) -> None:
+        with self._lock:
+            while self._queue and len(self._running) < self.max_running and not self._closed:
+                job = self._queue.popleft()
+                self._running.add(job.id)
+                if not job.start():
+                    self._running.discard(job.id)
+            for position, job in enumerate(self._queue, start=1):
+                with job._lock:
+                    job.queue_position = position
+                    job.message = f"waiting in the queue (position {position})"
+
+    def _prune(self) -> None:
+        ended = [j for j in self._jobs.values() if j.done]
+        for job in ended[: max(0, len(ended) - self.keep_ended)]:
+            del self._jobs[job.id]

@@ -1,0 +1,324 @@
+"""Plotly figures for the live training page: loss curves (raw + smoothed, log scale, markers
+where a setting changed), validation curves, filters, feature maps, confusion matrix, per-class
+accuracy, a gallery of mistakes, run overlays, and a standalone HTML report of a run.
+
+Pure functions: data in, ``go.Figure`` out. Curves come as plain lists or a run's metrics
+DataFrame (columns step, epoch, kind, loss, accuracy, lr, seconds).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from cnncore.analysis import ema_debiased
+
+COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
+MARKER_STYLE = {
+    "lr": ("#ea580c", "dash", "lr {old_lr:g} → {lr:g}"),
+    "pause": ("#64748b", "dot", "paused"),
+    "resume": ("#16a34a", "dot", "resumed"),
+}
+SMOOTHING_FORMULA = (
+    "smoothed s_t = w·s_(t−1) + (1−w)·loss_t with s_0 = 0, shown debiased as s_t / (1 − w^t)"
+)
+
+
+def history_from_metrics(metrics: pd.DataFrame) -> dict:
+    """A saved run's metrics.csv as the live history shape (steps, losses, val, markers, test)."""
+    if metrics is None or metrics.empty:
+        return {"steps": [], "losses": [], "val": [], "markers": [], "test": None}
+    m = metrics.astype(object).where(metrics.notna(), None)
+    train = m[m["kind"] == "train"]
+    val = m[m["kind"] == "val"]
+    test = m[m["kind"] == "test"]
+    markers = []
+    prev_lr = None
+    for row in m.to_dict("records"):
+        if row["kind"] == "lr":  # the row holds the new lr; the old one is the last train row's
+            markers.append({"kind": "lr", "step": row["step"], "lr": row["lr"], "old_lr": prev_lr})
+        elif row["kind"] in ("pause", "resume"):
+            markers.append({"kind": row["kind"], "step": row["step"], "lr": row["lr"]})
+        if row["kind"] == "train":
+            prev_lr = row["lr"]
+    losses = [float("nan") if v is None else float(v) for v in train["loss"]]
+    return {
+        "steps": [int(s) for s in train["step"]], "losses": losses,
+        "val": [{"epoch": int(r["epoch"]), "step": int(r["step"]), "loss": r["loss"],
+                 "accuracy": r["accuracy"]} for r in val.to_dict("records")],
+        "markers": markers,
+        "test": ({"loss": test["loss"].iloc[-1], "accuracy": test["accuracy"].iloc[-1]}
+                 if len(test) else None),
+    }  # fmt: skip
+
+
+def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.01, font=dict(size=15)), height=height,
+        margin=dict(l=50, r=20, t=50, b=40), template="plotly_white", hovermode="x unified",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+    )  # fmt: skip
+    return fig
+
+
+def _markers(fig: go.Figure, markers: list[dict], row=None, col=None) -> None:
+    for m in markers:
+        color, dash, text = MARKER_STYLE.get(m["kind"], ("#64748b", "dot", m["kind"]))
+        label = text.format(lr=m.get("lr") or 0, old_lr=m.get("old_lr") or 0)
+        kw = {"row": row, "col": col} if row else {}
+        fig.add_vline(x=m["step"], line=dict(color=color, dash=dash, width=1.5),
+                      annotation=dict(text=label, textangle=-90, font=dict(size=10, color=color),
+                                      yanchor="top"), **kw)  # fmt: skip
+
+
+def loss_figure(history: dict, smoothing: float = 0.6, log_y: bool = False,
+                title: str = "Training loss per batch") -> go.Figure:  # fmt: skip
+    """Raw per-batch loss (faint), its debiased EMA (bold), validation loss at each epoch's end,
+    and vertical markers where the learning rate changed or training was paused/resumed."""
+    steps, losses = history["steps"], history["losses"]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=steps, y=losses, mode="lines", name="loss (raw)",
+                             line=dict(color=COLORS[0], width=1), opacity=0.3,
+                             hovertemplate="%{y:.4f}"))  # fmt: skip
+    fig.add_trace(go.Scatter(x=steps, y=ema_debiased(losses, smoothing), mode="lines",
+                             name=f"loss (smoothed, w={smoothing:g})",
+                             line=dict(color=COLORS[0], width=2.5), hovertemplate="%{y:.4f}"))  # fmt: skip
+    val = history.get("val") or []
+    if val:
+        fig.add_trace(go.Scatter(x=[v["step"] for v in val], y=[v["loss"] for v in val],
+                                 mode="lines+markers", name="validation loss",
+                                 line=dict(color=COLORS[1], width=2), marker=dict(size=9),
+                                 customdata=[v["epoch"] for v in val],
+                                 hovertemplate="%{y:.4f} (epoch %{customdata})"))  # fmt: skip
+    _markers(fig, history.get("markers") or [])
+    fig.update_xaxes(title="batch", rangemode="tozero")
+    fig.update_yaxes(title="cross-entropy loss", type="log" if log_y else "linear")
+    return _layout(fig, title, 380)
+
+
+def val_figure(history: dict) -> go.Figure:
+    """Validation accuracy per epoch (and test accuracy when the run has ended)."""
+    val = history.get("val") or []
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[v["epoch"] for v in val], y=[v["accuracy"] for v in val],
+                             mode="lines+markers+text", name="validation accuracy",
+                             text=[f"{v['accuracy']:.1%}" for v in val], textposition="top center",
+                             line=dict(color=COLORS[2], width=2.5), marker=dict(size=10),
+                             hovertemplate="epoch %{x}: %{y:.2%}"))  # fmt: skip
+    test = history.get("test")
+    if test and test.get("accuracy") is not None:
+        fig.add_hline(y=test["accuracy"], line=dict(color=COLORS[3], dash="dash"),
+                      annotation_text=f"test {test['accuracy']:.2%}")  # fmt: skip
+    fig.update_xaxes(title="epoch", dtick=1, rangemode="tozero")
+    fig.update_yaxes(title="accuracy", tickformat=".0%", range=[0, 1.05])
+    if not val:
+        fig.add_annotation(text="appears after the first epoch", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper", font=dict(color="#64748b"))  # fmt: skip
+    return _layout(fig, "Validation accuracy per epoch", 380)
+
+
+def mosaic(images: torch.Tensor, cols: int, gap: int = 1) -> torch.Tensor:
+    """Tile float [K, h, w] into one [rows*(h+gap)-gap, cols*(w+gap)-gap] image, NaN in gaps."""
+    k, h, w = images.shape
+    rows = max(1, math.ceil(k / cols))
+    out = torch.full((rows * (h + gap) - gap, cols * (w + gap) - gap), float("nan"))
+    for i in range(k):
+        r, c = divmod(i, cols)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = images[i]
+    return out
+
+
+def _heatmap(z: torch.Tensor, colorscale: str, symmetric: bool, showscale: bool = False, **kw):
+    finite = z[torch.isfinite(z)]
+    bound = float(finite.abs().max()) if finite.numel() else 1.0
+    zmin, zmax = (-bound, bound) if symmetric else (0.0, max(bound, 1e-6))
+    return go.Heatmap(z=z.numpy(), colorscale=colorscale, zmin=zmin, zmax=zmax,
+                      showscale=showscale, hoverongaps=False,
+                      hovertemplate="%{z:.3f}<extra></extra>", **kw)  # fmt: skip
+
+
+def filters_figure(filters: torch.Tensor, caption: str = "", step: int | None = None) -> go.Figure:
+    """The first layer's filters float [K, h, w] as small images: blue positive, red negative,
+    each shown on a shared symmetric scale so changes in strength are visible while training."""
+    cols = 8 if filters.shape[0] > 8 else filters.shape[0]
+    fig = go.Figure(_heatmap(mosaic(filters, cols), "RdBu", True, showscale=True))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    fig.update_xaxes(visible=False)
+    title = "First-layer filters" + (f" at batch {step}" if step is not None else "")
+    fig = _layout(fig, title + (f"<br><sup>{caption}</sup>" if caption else ""), 300)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def feature_maps_figure(maps: list[tuple[str, torch.Tensor]], image: torch.Tensor | None = None,
+                        label: str = "", max_channels: int = 8) -> go.Figure:  # fmt: skip
+    """The chosen digit, then the first ``max_channels`` channels after each layer, one row per
+    layer, each row scaled to its own maximum (bright = strong activation). ``maps``: (name,
+    float [C, H, W]). One heatmap, so it is cheap enough to redraw while training."""
+    rows, names = [], []
+    if image is not None:
+        rows.append(image[0].float() / 255)
+        names.append(f"input: {label}")
+    for name, act in maps:
+        shown = act[:max_channels].float()
+        peak = float(shown.max()) if shown.numel() else 0.0
+        rows.append(mosaic(shown / peak if peak > 0 else shown, shown.shape[0], gap=2))
+        names.append(f"{name}: {act.shape[0]} maps of {act.shape[1]}×{act.shape[2]}")
+    width = max(r.shape[1] for r in rows)
+    gap, parts, tops = 6, [], []
+    for r in rows:
+        tops.append(sum(x.shape[0] for x in parts))
+        padded = torch.full((r.shape[0], width), float("nan"))
+        padded[:, : r.shape[1]] = r
+        parts += [padded, torch.full((gap, width), float("nan"))]
+    z = torch.cat(parts[:-1])
+    fig = go.Figure(go.Heatmap(z=z.numpy(), colorscale="Viridis", zmin=0, zmax=1, showscale=False,
+                               hoverongaps=False, hovertemplate="%{z:.2f}<extra></extra>"))  # fmt: skip
+    for top, name in zip(tops, names, strict=True):
+        fig.add_annotation(x=-0.5, y=top - 0.5, text=name, showarrow=False, xanchor="left",
+                           yanchor="bottom", font=dict(size=11, color="#334155"))  # fmt: skip
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig = _layout(fig, "Feature maps of one digit", 420)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def confusion_figure(confusion: torch.Tensor, classes: tuple[str, ...]) -> go.Figure:
+    """Rows: true class, columns: predicted; counts in the cells, the diagonal is correct."""
+    z = confusion.tolist()
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(classes), y=list(classes), colorscale="Blues", text=z, texttemplate="%{text}",
+        hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False,
+    ))  # fmt: skip
+    fig.update_xaxes(title="predicted", type="category", side="top")
+    fig.update_yaxes(title="true", type="category", autorange="reversed")
+    fig = _layout(fig, "Confusion matrix (test set)", 420)
+    fig.update_layout(hovermode="closest", margin=dict(t=80))
+    return fig
+
+
+def per_class_figure(per_class: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Bar(
+        x=per_class["class"].astype(str), y=per_class["accuracy"], marker_color=COLORS[0],
+        text=[f"{a:.0%}" for a in per_class["accuracy"]], textposition="outside",
+        customdata=per_class[["correct", "images"]].values,
+        hovertemplate="%{x}: %{y:.1%} (%{customdata[0]} of %{customdata[1]})<extra></extra>",
+    ))  # fmt: skip
+    fig.update_xaxes(title="class", type="category")
+    fig.update_yaxes(title="accuracy", tickformat=".0%", range=[0, 1.1])
+    return _layout(fig, "Accuracy per class (test set)", 420)
+
+
+def mistakes_figure(images: torch.Tensor, labels: list[int], probs: torch.Tensor,
+                    classes: tuple[str, ...], cols: int = 6) -> go.Figure:  # fmt: skip
+    """Misclassified digits (uint8 [K, 1, 28, 28]) each over a bar chart of its predicted
+    probabilities (red: the wrong guess, green: the true class)."""
+    k = len(labels)
+    if k == 0:
+        fig = go.Figure()
+        fig.add_annotation(text="no mistakes on the test set", showarrow=False)
+        return _layout(fig, "Mistakes", 200)
+    cols = min(cols, k)
+    rows = math.ceil(k / cols)
+    titles = []
+    for r in range(rows):
+        for c in range(cols):
+            i = r * cols + c
+            if i < k:
+                p = probs[i]
+                guess = int(p.argmax())
+                titles.append(
+                    f"true {classes[labels[i]]} → {classes[guess]} ({float(p[guess]):.0%})"
+                )
+            else:
+                titles.append("")
+        titles += [""] * cols
+    fig = make_subplots(rows=2 * rows, cols=cols, subplot_titles=titles, vertical_spacing=0.06,
+                        horizontal_spacing=0.03, row_heights=[0.62, 0.38] * rows)  # fmt: skip
+    for i in range(k):
+        r, c = divmod(i, cols)
+        fig.add_trace(
+            _heatmap(images[i, 0].float() / 255, "Greys", False), row=2 * r + 1, col=c + 1
+        )
+        p = probs[i].tolist()
+        guess = max(range(len(p)), key=p.__getitem__)
+        color = [COLORS[2] if j == labels[i] else COLORS[1] if j == guess else "#94a3b8"
+                 for j in range(len(p))]  # fmt: skip
+        fig.add_trace(go.Bar(x=list(classes), y=p, marker_color=color, showlegend=False,
+                             hovertemplate="%{x}: %{y:.1%}<extra></extra>"),
+                      row=2 * r + 2, col=c + 1)  # fmt: skip
+        fig.update_yaxes(autorange="reversed", visible=False, scaleanchor=f"x{2 * r * cols + c + 1}",
+                         row=2 * r + 1, col=c + 1)  # fmt: skip
+        fig.update_xaxes(visible=False, row=2 * r + 1, col=c + 1)
+        fig.update_yaxes(range=[0, 1], visible=False, row=2 * r + 2, col=c + 1)
+        fig.update_xaxes(type="category", tickfont=dict(size=8), row=2 * r + 2, col=c + 1)
+    fig.update_annotations(font_size=11)
+    fig = _layout(fig, "Most confident mistakes, with the predicted probabilities", 300 * rows + 60)
+    fig.update_layout(hovermode="closest", margin=dict(t=70))
+    return fig
+
+
+def overlay_figure(runs: list[tuple[str, pd.DataFrame]], smoothing: float = 0.6,
+                   log_y: bool = False) -> go.Figure:  # fmt: skip
+    """Smoothed training loss of several runs (left) and their validation accuracy (right)."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
+                        subplot_titles=("training loss (smoothed)", "validation accuracy"))  # fmt: skip
+    for i, (name, metrics) in enumerate(runs):
+        h = history_from_metrics(metrics)
+        color = COLORS[i % len(COLORS)]
+        fig.add_trace(go.Scatter(x=h["steps"], y=ema_debiased(h["losses"], smoothing), name=name,
+                                 mode="lines", line=dict(color=color, width=2), legendgroup=name,
+                                 hovertemplate="%{y:.4f}"), row=1, col=1)  # fmt: skip
+        fig.add_trace(go.Scatter(x=[v["epoch"] for v in h["val"]],
+                                 y=[v["accuracy"] for v in h["val"]], name=name,
+                                 mode="lines+markers", line=dict(color=color), legendgroup=name,
+                                 showlegend=False, hovertemplate="%{y:.2%}"), row=1, col=2)  # fmt: skip
+    fig.update_xaxes(title="batch", row=1, col=1)
+    fig.update_xaxes(title="epoch", dtick=1, row=1, col=2)
+    fig.update_yaxes(type="log" if log_y else "linear", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=2)
+    return _layout(fig, "Runs compared", 400)
+
+
+def report_html(title: str, facts: dict, figures: list[go.Figure]) -> str:
+    """A standalone HTML page (plotly.js embedded once, so it works offline) with a table of
+    ``facts`` and the figures."""
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                   for k, v in facts.items())  # fmt: skip
+    parts = [
+        fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)
+    ]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "th{text-align:left;padding-right:1em}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><table>{rows}</table>{''.join(parts)}</body></html>"
+    )
+
+
+def run_report_html(info, metrics: pd.DataFrame, model, data) -> str:
+    """The HTML report of a saved run (``info``: a RunInfo): its settings and results, loss and
+    validation curves, first-layer filters, and its confusion matrix and per-class accuracy on
+    ``data``'s test split."""
+    from cnncore.analysis import evaluate_split, first_layer_filters
+
+    history = history_from_metrics(metrics)
+    facts = {"run": info.id, "name": info.name, "created": info.created,
+             **{k: v for k, v in (info.config or {}).items()},
+             **{k: v for k, v in (info.summary or {}).items() if v is not None}}  # fmt: skip
+    figures = [loss_figure(history), val_figure(history)]
+    filters, caption = first_layer_filters(model)
+    figures.append(filters_figure(filters, caption))
+    ev = evaluate_split(model, data.test)
+    facts[f"accuracy on {data.source} test split"] = f"{ev.accuracy:.2%}"
+    figures += [
+        confusion_figure(ev.confusion, data.classes),
+        per_class_figure(ev.per_class(data.classes)),
+    ]
+    return report_html(f"CNN Explorer run {info.name}", facts, figures)
