@@ -1,0 +1,285 @@
+"""The translation experiments end to end: train a matched set of models (same data, epochs and
+seeds), measure them on shifted test digits, and run the scrambled-pixel experiment.
+
+``run_comparison`` trains; ``analyse`` measures models you already have (e.g. saved runs). Both
+return a ``Comparison`` of pandas DataFrames, with several seeds reduced to mean, min and max.
+``report(fraction, message)`` and ``control.stop_requested`` let a background job show progress
+and stop it between steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+from torch import nn
+
+from cnncore import invariance as inv
+from cnncore.data import Dataset, Split
+from cnncore.errors import UserError
+from cnncore.models import MODEL_NAMES, count_parameters
+from cnncore.train import TrainConfig, Trainer, resolve_precision
+
+MAX_SEEDS = 5
+MAX_EPOCHS = 30
+MATCHED_PAIR = ("convnet", "fcnet")
+VARIANTS = ("convnet-pool", "convnet-gap")
+
+
+@dataclass
+class CompareConfig:
+    """What a comparison trains and measures. Defaults: the matched pair, one seed, 4 px."""
+
+    models: tuple[str, ...] = MATCHED_PAIR  # keys of cnncore.models.MODEL_NAMES
+    epochs: int = 10  # the same for every model
+    seeds: int = 1  # seeds 0..n-1; several give mean with min-max bands
+    max_shift: int = 4  # K: curves for k = 0..K, grid over [-K, K]^2, consistency C(K)
+    augment_shift: int = 0  # >0: train every model with random shifts of up to this many px
+    grid: bool = True  # also measure the 2-D grid (else only the eight 1-D directions)
+    permutation: bool = False  # also train every model on scrambled pixels (doubles training)
+    max_batches: int = 0  # >0: tiny-budget mode for tests (batches per epoch)
+    test_limit: int = 0  # >0: measure on only the first n test digits
+
+    def validate(self) -> CompareConfig:
+        models = tuple(self.models)
+        if not models:
+            raise UserError("choose at least one model to compare")
+        bad = [m for m in models if m not in MODEL_NAMES]
+        if bad:
+            raise UserError(f"unknown model {bad[0]!r}; choose from {', '.join(MODEL_NAMES)}")
+        if len(set(models)) != len(models):
+            raise UserError("each model can be chosen only once")
+        inv.check_max_shift(self.max_shift, low=1)
+        if not _is_int(self.seeds) or not 1 <= self.seeds <= MAX_SEEDS:
+            raise UserError(f"the number of seeds must be a whole number from 1 to {MAX_SEEDS} "
+                            f"(got {self.seeds!r}); more costs minutes and narrows the bands "
+                            "very little")  # fmt: skip
+        if not _is_int(self.epochs) or not 1 <= self.epochs <= MAX_EPOCHS:
+            raise UserError(f"epochs must be a whole number from 1 to {MAX_EPOCHS}")
+        if not _is_int(self.augment_shift) or not 0 <= self.augment_shift <= inv.MAX_SHIFT:
+            raise UserError(f"training shifts must be 0 (off) to {inv.MAX_SHIFT} px")
+        self.models = models
+        return self
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+@dataclass
+class Comparison:
+    """Every table of a comparison (long format, one row per model and measurement)."""
+
+    summary: pd.DataFrame  # model, parameters, clean accuracy mean/min/max, consistency, seconds
+    curves: pd.DataFrame  # model, direction, shift, accuracy/agreement mean/min/max
+    grid: pd.DataFrame  # model, dx, dy, accuracy, agreement (means over seeds)
+    per_class: pd.DataFrame  # model, digit, shift, accuracy (mean over seeds)
+    ink: pd.DataFrame  # shift, ink_lost, digits_losing_ink
+    permutation: pd.DataFrame | None = None  # model, original, scrambled, change (points)
+    models: dict[str, nn.Module] = field(default_factory=dict)  # label -> the seed-0 model
+    seconds: float = 0.0
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        out = {"summary": self.summary, "accuracy_by_shift": self.curves, "grid": self.grid,
+               "per_class": self.per_class, "ink_lost": self.ink}  # fmt: skip
+        if self.permutation is not None:
+            out["permutation"] = self.permutation
+        return out
+
+
+Report = Callable[[float, str], None]
+
+
+def _noop(fraction: float, message: str) -> None:
+    pass
+
+
+def _reduce(df: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:
+    """Mean, min and max over seeds of each metric, grouped by ``keys``."""
+    g = df.groupby(keys, sort=False)[metrics]
+    out = (
+        g.mean()
+        .add_suffix("_mean")
+        .join(g.min().add_suffix("_min"))
+        .join(g.max().add_suffix("_max"))
+    )
+    return out.reset_index()
+
+
+def label_for(name: str, augment_shift: int = 0) -> str:
+    return f"{name} +shift≤{augment_shift}" if augment_shift else name
+
+
+def _precision(model: nn.Module) -> str:
+    """Measure in the precision training used ("auto": bf16 on CPUs with fast bf16, ~4x faster
+    for the ConvNet here; it changes a prediction only where two classes nearly tie)."""
+    return resolve_precision("auto", next(model.parameters()).device)
+
+
+def _stopped(control) -> bool:
+    return control is not None and getattr(control, "stop_requested", False)
+
+
+def train_models(
+    data: Dataset, config: CompareConfig, report: Report = _noop, control=None,
+    train_split: Split | None = None, span: tuple[float, float] = (0.0, 1.0),
+) -> dict[tuple[str, int], tuple[nn.Module, float]]:  # fmt: skip
+    """Train every (model, seed) of ``config`` on the same data: {(name, seed): (model, s)}."""
+    if train_split is not None:
+        data = Dataset(data.source, data.reason, data.classes, train_split, data.val, data.test)
+    jobs = [(m, s) for s in range(config.seeds) for m in config.models]
+    # the ConvNets cost ~20x an FCNet per batch; weight progress so the bar moves evenly
+    cost = {m: 1 if m == "fcnet" else 20 for m in config.models}
+    total = sum(cost[m] for m, _ in jobs)
+    done, out = 0, {}
+    lo, hi = span
+    for name, seed in jobs:
+        if _stopped(control):
+            break
+        tc = TrainConfig(model=name, epochs=config.epochs, seed=seed,
+                         augment_shift=config.augment_shift, max_batches=config.max_batches)  # fmt: skip
+
+        def on_event(event, name=name, seed=seed, base=done):
+            if event.kind == "train":
+                v = event.values
+                frac = (base + cost[name] * v["batch"] / v["batches_per_epoch"] / config.epochs
+                        * event.epoch) / total  # fmt: skip
+                report(lo + (hi - lo) * frac, f"training {name} (seed {seed}), epoch "
+                       f"{event.epoch}/{config.epochs}")  # fmt: skip
+
+        result = Trainer(tc, data, on_event=on_event, control=control).run()
+        if result.status == "diverged":
+            raise UserError(f"{name} (seed {seed}) diverged: {result.message}")
+        out[(name, seed)] = (result.model.eval(), result.seconds)
+        done += cost[name]
+    return out
+
+
+def analyse(
+    models: dict[tuple[str, int], nn.Module], test: Split, max_shift: int, grid: bool = True,
+    report: Report = _noop, control=None, span: tuple[float, float] = (0.0, 1.0),
+    seconds: dict | None = None,
+) -> Comparison:  # fmt: skip
+    """Measure trained models {(label, seed): model} on shifted copies of ``test``."""
+    inv.check_max_shift(max_shift, low=1)
+    if len(test) == 0:
+        raise UserError("the test split is empty; there is nothing to measure")
+    shifts = inv.shifts_needed(max_shift, grid)
+    curves, grids, classes, summary = [], [], [], []
+    lo, hi = span
+    for i, ((label, seed), model) in enumerate(models.items()):
+        if _stopped(control):
+            break
+
+        def on_shift(j, n, i=i, label=label):
+            frac = (i + j / n) / len(models)
+            report(lo + (hi - lo) * frac, f"measuring {label} on shifted digits, {j}/{n}")
+
+        preds = inv.predict_shifted(model, test.images, shifts, _precision(model), on_shift)
+        tags = {"model": label, "seed": seed}
+        curves.append(inv.accuracy_by_shift(preds, test.labels, max_shift).assign(**tags))
+        classes.append(inv.per_class_accuracy(preds, test.labels, max_shift).assign(**tags))
+        if grid:
+            grids.append(inv.accuracy_grid(preds, test.labels, max_shift).assign(**tags))
+        summary.append({
+            **tags, "parameters": count_parameters(model),
+            "accuracy": (preds[(0, 0)] == test.labels).float().mean().item(),
+            "consistency": inv.consistency(model, test.images, max_shift, seed, 2, _precision(model)),
+            "train_seconds": (seconds or {}).get((label, seed), float("nan")),
+        })  # fmt: skip
+    if not summary:
+        raise UserError("stopped before any model was measured")
+    summary = pd.DataFrame(summary)
+    table = _reduce(summary, ["model"], ["accuracy", "consistency"])
+    table.insert(1, "parameters", summary.groupby("model", sort=False)["parameters"].first().values)
+    table.insert(2, "seeds", summary.groupby("model", sort=False)["seed"].count().values)
+    table["train_seconds"] = summary.groupby("model", sort=False)["train_seconds"].mean().values
+    table.insert(table.columns.get_loc("consistency_mean"), "K", max_shift)
+    curves = _reduce(pd.concat(curves), ["model", "direction", "shift"], ["accuracy", "agreement"])
+    grid_df = (pd.concat(grids).groupby(["model", "dx", "dy"], sort=False)[["accuracy", "agreement"]]
+               .mean().reset_index() if grids else pd.DataFrame(columns=["model", "dx", "dy", "accuracy", "agreement"]))  # fmt: skip
+    per_class = (
+        pd.concat(classes).groupby(["model", "digit", "shift"], sort=False)["accuracy"].mean()
+    )
+    first = {label: m for (label, seed), m in models.items() if seed == min(s for _, s in models)}
+    return Comparison(table, curves, grid_df, per_class.reset_index(),
+                      inv.ink_lost(test.images, max_shift), models=first)  # fmt: skip
+
+
+def permutation_experiment(
+    data: Dataset, config: CompareConfig, original: dict[str, float], report: Report = _noop,
+    control=None, test: Split | None = None, span: tuple[float, float] = (0.0, 1.0), seed: int = 0,
+) -> pd.DataFrame:  # fmt: skip
+    """Train every model of ``config`` on pixels scrambled by one fixed permutation (train and
+    test alike) and compare with its accuracy on the original pixels (``original``: model ->
+    clean accuracy). Rows: model, original, scrambled, change (percentage points)."""
+    perm = inv.pixel_permutation(seed)
+    test = test or data.test
+    scrambled = Dataset(data.source, data.reason, data.classes, inv.permute_split(data.train, perm),
+                        inv.permute_split(data.val, perm), inv.permute_split(data.test, perm))  # fmt: skip
+    cfg = CompareConfig(**{**config.__dict__, "augment_shift": 0}).validate()
+    trained = train_models(scrambled, cfg, report, control, span=span)
+    test_p = inv.permute_split(test, perm)
+    rows = []
+    for (name, s), (model, _) in trained.items():
+        acc = (
+            (inv.predict(model, test_p.images, _precision(model)) == test_p.labels)
+            .float()
+            .mean()
+            .item()
+        )
+        rows.append({"model": name, "seed": s, "original": original.get((name, s), float("nan")),
+                     "scrambled": acc})  # fmt: skip
+    df = pd.DataFrame(rows)
+    df["change_points"] = 100 * (df["scrambled"] - df["original"])
+    return _reduce(df, ["model"], ["original", "scrambled", "change_points"])
+
+
+def run_comparison(
+    data: Dataset, config: CompareConfig | None = None, report: Report = _noop, control=None,
+    test: Split | None = None,
+) -> Comparison:  # fmt: skip
+    """Train the matched models on ``data`` and measure them on ``test`` (default: the data's
+    test split); with ``config.permutation`` also run the scrambled-pixel experiment."""
+    config = (config or CompareConfig()).validate()
+    started = time.perf_counter()
+    test = test or data.test
+    if config.test_limit:
+        test = Split(test.images[: config.test_limit], test.labels[: config.test_limit])
+    # progress spans: training, measuring, then the scrambled-pixel training
+    a, b = (0.45, 0.55) if config.permutation else (0.8, 1.0)
+    trained = train_models(data, config, report, control, span=(0.0, a))
+    if _stopped(control) or not trained:
+        raise UserError("the comparison was stopped before training finished")
+    models = {(label_for(n, config.augment_shift), s): m for (n, s), (m, _) in trained.items()}
+    seconds = {(label_for(n, config.augment_shift), s): t for (n, s), (_, t) in trained.items()}
+    result = analyse(models, test, config.max_shift, config.grid, report, control, span=(a, b),
+                     seconds=seconds)  # fmt: skip
+    if config.permutation and not _stopped(control):
+        original = {}
+        plain = {(n, s): m for (n, s), (m, _) in trained.items()}
+        if (
+            config.augment_shift
+        ):  # the scrambled models train without shifts; compare like with like
+            plain = {k: v[0] for k, v in train_models(
+                data, CompareConfig(**{**config.__dict__, "augment_shift": 0}), control=control).items()}  # fmt: skip
+        for key, model in plain.items():
+            original[key] = (
+                (inv.predict(model, test.images, _precision(model)) == test.labels)
+                .float()
+                .mean()
+                .item()
+            )
+        result.permutation = permutation_experiment(data, config, original, report, control,
+                                                    test=test, span=(b, 1.0))  # fmt: skip
+    result.seconds = time.perf_counter() - started
+    report(1.0, f"done in {result.seconds:.1f} s")
+    return result
+
+
+def ink_region_start(ink: pd.DataFrame, threshold: float = 0.01) -> int | None:
+    """The first shift at which digits lose more than ``threshold`` of their ink on average."""
+    over = ink.loc[ink["ink_lost"] > threshold, "shift"]
+    return int(over.iloc[0]) if len(over) else None

@@ -1,0 +1,288 @@
+"""Translations and what they do to a trained network: shifts with zero fill, accuracy by shift
+(1-D directions and a 2-D grid), agreement with the unshifted prediction, Zhang's consistency,
+a per-class breakdown, the ink a shift pushes out of the frame, and pixel permutations.
+
+Shifts move raw pixels (0 = blank) before the model standardises them, so zero fill is a blank
+border. A shift ``(dx, dy)`` moves the digit ``dx`` pixels right and ``dy`` pixels down:
+``out[y, x] = in[y - dy, x - dx]`` where that is inside the frame, else 0. Never ``torch.roll``,
+which would wrap ink round to the other side.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import nn
+
+from cnncore.data import Split, to_float
+from cnncore.errors import UserError
+from cnncore.train import EVAL_BATCH, autocast
+
+Shift = tuple[int, int]
+
+# direction name -> unit step (dx, dy); "mean" in tables is the mean of the four axis directions
+DIRECTIONS = {
+    "right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1),
+    "down-right": (1, 1), "up-left": (-1, -1), "up-right": (1, -1), "down-left": (-1, 1),
+}  # fmt: skip
+AXES = ("right", "left", "down", "up")
+MAX_SHIFT = 8  # beyond this a 28x28 digit has lost most of its ink; nothing left to measure
+
+
+def check_max_shift(k, low: int = 0) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or not low <= k <= MAX_SHIFT:
+        raise UserError(
+            f"the shift range must be a whole number of pixels from {low} to {MAX_SHIFT} "
+            f"(got {k!r}); past {MAX_SHIFT} px most digits have left the 28x28 frame"
+        )
+    return k
+
+
+# ------------------------------------------------------------------------------------ shifting
+
+
+def shift_images(images: torch.Tensor, dx, dy) -> torch.Tensor:
+    """Shift images [N, C, H, W] (any dtype) by (dx, dy) pixels with zero fill.
+
+    ``dx``/``dy`` are ints (one shift for the whole batch) or int tensors [N] (one per image)."""
+    if isinstance(dx, torch.Tensor) or isinstance(dy, torch.Tensor):
+        return _shift_each(images, torch.as_tensor(dx), torch.as_tensor(dy))
+    dx, dy = int(dx), int(dy)
+    h, w = images.shape[-2:]
+    out = torch.zeros_like(images)
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+        ..., max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
+    return out
+
+
+def _shift_each(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    n, _, h, w = images.shape
+    dx, dy = dx.long().expand(n), dy.long().expand(n)
+    s = int(max(dx.abs().max(), dy.abs().max(), 0)) if n else 0
+    s = min(s, max(h, w))
+    padded = torch.nn.functional.pad(images, (s, s, s, s))  # zeros all round
+    dev = images.device
+    rows = (torch.arange(h, device=dev) + s - dy[:, None]).clamp(0, h + 2 * s - 1)  # [N, H]
+    cols = (torch.arange(w, device=dev) + s - dx[:, None]).clamp(0, w + 2 * s - 1)  # [N, W]
+    batch = torch.arange(n, device=dev)[:, None, None]
+    # [N, H, W, C] -> [N, C, H, W]
+    return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each image [N, 1, H, W] by its own random (dx, dy) in [-s, s]^2, zero fill
+    (training-time augmentation). ``generator`` is a CPU generator; the result stays on the
+    images' device."""
+    n = len(images)
+    d = torch.randint(-max_shift, max_shift + 1, (2, n), generator=generator)
+    return _shift_each(images, d[0].to(images.device), d[1].to(images.device))
+
+
+def ink_lost(images: torch.Tensor, max_shift: int) -> pd.DataFrame:
+    """For k = 0..K: the mean fraction of each digit's ink (pixel sum) pushed out of the frame by
+    a k-pixel shift (mean over the four axis directions), and the fraction of digits that lose
+    more than 1% of their ink. images: uint8 [N, 1, 28, 28]."""
+    x = images.float()
+    total = x.sum(dim=(1, 2, 3)).clamp_min(1e-9)
+    rows = []
+    for k in range(max_shift + 1):
+        lost = torch.stack([
+            1 - shift_images(x, k * ux, k * uy).sum(dim=(1, 2, 3)) / total
+            for ux, uy in (DIRECTIONS[a] for a in AXES)
+        ])  # fmt: skip
+        rows.append({"shift": k, "ink_lost": lost.mean().item(),
+                     "digits_losing_ink": (lost > 0.01).float().mean().item()})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------- predicting
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
+    """Predicted classes int64 [N] for uint8 (or float [0, 1]) images [N, 1, 28, 28]."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(images), EVAL_BATCH):
+        chunk = images[i : i + EVAL_BATCH]
+        x = to_float(chunk) if chunk.dtype == torch.uint8 else chunk.float()
+        with autocast(device, precision):
+            out.append(model(x.to(device)).argmax(1).cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
+
+def shifts_needed(max_shift: int, grid: bool) -> list[Shift]:
+    """The shifts a report needs: the 2-D grid [-K, K]^2 (which holds every direction), or only
+    the eight 1-D directions."""
+    if grid:
+        r = range(-max_shift, max_shift + 1)
+        return [(dx, dy) for dy in r for dx in r]
+    return [(0, 0)] + [(k * ux, k * uy) for k in range(1, max_shift + 1)
+                       for ux, uy in DIRECTIONS.values()]  # fmt: skip
+
+
+def predict_shifted(
+    model: nn.Module, images: torch.Tensor, shifts: list[Shift], precision: str = "fp32",
+    on_shift=None,
+) -> dict[Shift, torch.Tensor]:  # fmt: skip
+    """Predictions for every shifted copy of ``images``: {(dx, dy): int64 [N]}."""
+    preds = {}
+    for i, (dx, dy) in enumerate(shifts):
+        preds[(dx, dy)] = predict(model, shift_images(images, dx, dy), precision)
+        if on_shift:
+            on_shift(i + 1, len(shifts))
+    return preds
+
+
+# ------------------------------------------------------------------------------------- tables
+
+
+def accuracy_by_shift(
+    preds: dict[Shift, torch.Tensor], labels: torch.Tensor, max_shift: int
+) -> pd.DataFrame:
+    """Rows (direction, shift k, accuracy, agreement) for k = 0..K in every direction plus
+    "mean" (of the four axis directions). ``agreement``: how often the prediction equals the
+    model's own prediction on the unshifted digit (1.0 means invariant, right or wrong)."""
+    base = preds[(0, 0)]
+    rows = []
+    for k in range(max_shift + 1):
+        axis_rows = []
+        for name, (ux, uy) in DIRECTIONS.items():
+            p = preds[(k * ux, k * uy)]
+            row = {"direction": name, "shift": k, "accuracy": (p == labels).float().mean().item(),
+                   "agreement": (p == base).float().mean().item()}  # fmt: skip
+            rows.append(row)
+            if name in AXES:
+                axis_rows.append(row)
+        rows.append({"direction": "mean", "shift": k,
+                     **{m: sum(r[m] for r in axis_rows) / len(AXES)
+                        for m in ("accuracy", "agreement")}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def accuracy_grid(
+    preds: dict[Shift, torch.Tensor], labels: torch.Tensor, max_shift: int
+) -> pd.DataFrame:
+    """Rows (dx, dy, accuracy, agreement) over the 2-D grid dx, dy in [-K, K]."""
+    base = preds[(0, 0)]
+    r = range(-max_shift, max_shift + 1)
+    return pd.DataFrame([
+        {"dx": dx, "dy": dy, "accuracy": (preds[(dx, dy)] == labels).float().mean().item(),
+         "agreement": (preds[(dx, dy)] == base).float().mean().item()}
+        for dy in r for dx in r
+    ])  # fmt: skip
+
+
+def per_class_accuracy(
+    preds: dict[Shift, torch.Tensor], labels: torch.Tensor, max_shift: int
+) -> pd.DataFrame:
+    """Rows (digit, shift k, accuracy): accuracy on each class, mean of the four axis directions."""
+    rows = []
+    for k in range(max_shift + 1):
+        hits = torch.stack([preds[(k * ux, k * uy)] == labels
+                            for ux, uy in (DIRECTIONS[a] for a in AXES)]).float().mean(0)  # fmt: skip
+        for c in range(10):
+            mask = labels == c
+            if mask.any():
+                rows.append({"digit": c, "shift": k, "accuracy": hits[mask].mean().item()})
+    return pd.DataFrame(rows)
+
+
+def consistency(
+    model: nn.Module, images: torch.Tensor, max_shift: int, seed: int = 0, draws: int = 2,
+    precision: str = "fp32",
+) -> float:  # fmt: skip
+    """Zhang (2019)'s consistency C(K): how often the model predicts the same class for the same
+    digit under two independent random shifts in [-K, K]^2, averaged over ``draws`` pairs."""
+    gen = torch.Generator().manual_seed(seed)
+    same = []
+    for _ in range(draws):
+        a = predict(model, random_shift(images, max_shift, gen), precision)
+        b = predict(model, random_shift(images, max_shift, gen), precision)
+        same.append((a == b).float().mean().item())
+    return sum(same) / len(same)
+
+
+# -------------------------------------------------------------------------------- permutation
+
+
+def pixel_permutation(seed: int = 0, n_pixels: int = 784) -> torch.Tensor:
+    """One fixed scramble of the pixels: a permutation of 0..n-1, int64 [n] (same seed, same one)."""
+    return torch.randperm(n_pixels, generator=torch.Generator().manual_seed(seed))
+
+
+def permute_pixels(images: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
+    """Scramble images [N, C, H, W]: output pixel i is input pixel ``permutation[i]``."""
+    flat = images.reshape(len(images), -1)
+    if len(permutation) != flat.shape[1]:
+        raise UserError(f"a permutation of {len(permutation)} pixels does not fit "
+                        f"{flat.shape[1]}-pixel images")  # fmt: skip
+    return flat[:, permutation].reshape(images.shape)
+
+
+def permute_split(split: Split, permutation: torch.Tensor) -> Split:
+    return Split(permute_pixels(split.images, permutation), split.labels)
+
+
+# -------------------------------------------------------------------------------- equivariance
+
+
+@torch.no_grad()
+def equivariance(model: nn.Module, image: torch.Tensor, dx: int, dy: int) -> dict:
+    """Feature maps of a ConvNet for one digit and for its shifted copy, and their difference
+    after shifting the first maps by the same (dx, dy). For a stride-1 convolution the
+    difference is exactly 0 wherever it is defined; the strip the shift uncovered is NaN.
+    image: uint8 or float [1, 28, 28] or [1, 1, 28, 28]. Returns {"layer", "original",
+    "shifted", "difference"} with maps float [C, h, w] of the last ReLU, plus "max_difference"."""
+    if not hasattr(model, "feature_maps"):
+        raise UserError("feature maps need a ConvNet; a fully connected net has no maps to shift")
+    if getattr(getattr(model, "config", None), "pool", False):
+        raise UserError("the pooled ConvNet halves positions twice, so its maps cannot be shifted "
+                        "back by whole pixels; choose the lesson's ConvNet or the GAP variant")  # fmt: skip
+    x = image.reshape(1, 1, 28, 28)
+    x = to_float(x) if x.dtype == torch.uint8 else x.float()
+    was_training = model.training
+    model.eval()
+    original = model.feature_maps(x)
+    shifted = model.feature_maps(shift_images(x, dx, dy))
+    model.train(was_training)
+    relus = [i for i, (name, _) in enumerate(original) if name == "ReLU"]
+    i = relus[-1] if relus else len(original) - 1
+    a, b = original[i][1][0], shifted[i][1][0]
+    moved = shift_images(a.unsqueeze(0), dx, dy)[0]
+    valid = shift_images(torch.ones_like(a[:1]).unsqueeze(0), dx, dy)[0].bool().expand_as(a)
+    diff = torch.where(valid, b - moved, torch.full_like(a, float("nan")))
+    return {"layer": f"after layer {i + 1} ({original[i][0]})", "original": a, "shifted": b,
+            "difference": diff, "max_difference": float(diff[valid].abs().max()) if valid.any()
+            else 0.0, "scale": float(max(a.abs().max(), b.abs().max(), 1e-9))}  # fmt: skip
+
+
+def digit_from_drawing(rgba) -> torch.Tensor:
+    """A drawn digit (array [H, W, 4], white strokes on black, as the drawing canvas gives) made
+    MNIST-like: the ink's bounding box scaled to fit 20x20, centred by its centre of mass in a
+    28x28 frame. Returns uint8 [1, 28, 28]. An empty drawing raises UserError."""
+    t = torch.as_tensor(rgba).float()
+    ink = t[..., :3].mean(-1) * (t[..., 3] / 255) if t.shape[-1] == 4 else t[..., 0]
+    if ink.max() < 16:
+        raise UserError("the drawing is empty: draw a digit in the box (white on black) first")
+    rows, cols = (ink > 16).any(1).nonzero(), (ink > 16).any(0).nonzero()
+    box = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = box.shape
+    scale = 20 / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    small = torch.nn.functional.interpolate(box[None, None], size=size, mode="area")[0, 0]
+    frame = torch.zeros(28, 28)
+    top, left = (28 - size[0]) // 2, (28 - size[1]) // 2
+    frame[top : top + size[0], left : left + size[1]] = small
+    ys, xs = torch.arange(28.0), torch.arange(28.0)
+    total = frame.sum()
+    cy, cx = (frame.sum(1) * ys).sum() / total, (frame.sum(0) * xs).sum() / total
+    frame = shift_images(frame[None, None], round(13.5 - float(cx)), round(13.5 - float(cy)))[0, 0]
+    frame = frame / frame.max() * 255
+    return frame.round().clamp(0, 255).to(torch.uint8)[None]

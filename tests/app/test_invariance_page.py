@@ -1,0 +1,118 @@
+"""The translation-invariance page through AppTest, with tiny training budgets."""
+
+import time
+
+import pytest
+
+from tests.app.conftest import open_page
+
+PAGE = "views/invariance.py"
+
+
+def _wait_for_job(at, timeout: float = 240) -> None:
+    """AppTest cannot fire run_every: wait for the background job, then rerun the script."""
+    from app.ui.jobs import job_manager
+
+    job = job_manager().get(at.session_state["inv_job"])
+    assert job is not None
+    assert job.join(timeout), "the comparison job did not finish"
+    assert job.snapshot()["status"] == "finished", job.snapshot()
+    at.run()
+    if "inv_result" not in at.session_state:  # the panel's st.rerun needs one more run
+        at.run()
+
+
+def _submit(at):
+    next(b for b in at.button if b.label == "Train and compare").click().run()
+
+
+def test_page_opens_with_form_and_scrambled_examples():
+    at = open_page(PAGE)
+    assert not at.exception
+    assert at.title[0].value == "Translation invariance"
+    assert at.multiselect(key="inv_models").value == ["convnet", "fcnet"]
+    assert any("Train and compare" in i.value for i in at.info)
+    assert any(s.value == "Scrambled pixels" for s in at.subheader)
+
+
+@pytest.mark.parametrize(
+    "key,value,reason",
+    [
+        ("inv_max_shift", 0, "shift range"),
+        ("inv_max_shift", 12, "shift range"),
+        ("inv_seeds", 0, "number of seeds"),
+        ("inv_seeds", 9, "number of seeds"),
+        ("inv_epochs", 0, "epochs"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_reason(key, value, reason):
+    at = open_page(PAGE)
+    at.number_input(key=key).set_value(value)
+    _submit(at)
+    assert not at.exception
+    assert any(reason in e.value and "Nothing was started" in e.value for e in at.error)
+    assert "inv_job" not in at.session_state
+
+
+def test_no_models_refused():
+    at = open_page(PAGE)
+    at.multiselect(key="inv_models").set_value([])
+    _submit(at)
+    assert any("at least one model" in e.value for e in at.error)
+
+
+def test_tiny_comparison_then_shift_a_digit():
+    at = open_page(PAGE, timeout=120)
+    at.session_state["inv_max_batches"] = 2
+    at.number_input(key="inv_epochs").set_value(1)
+    at.number_input(key="inv_max_shift").set_value(2)
+    _submit(at)
+    assert not at.exception
+    _wait_for_job(at)
+    assert not at.exception
+    result = at.session_state["inv_result"]
+    assert list(result.summary["model"]) == ["convnet", "fcnet"]
+    assert any(s.value == "Shift one digit" for s in at.subheader)
+    labels = {b.label for b in at.get("download_button")}
+    assert {"summary", "accuracy_by_shift", "grid", "per_class", "ink_lost"} <= labels
+    # the probabilities come from both models and change when the digit moves
+    from cnncore import invariance as inv
+    from cnncore.train import predict_proba
+
+    image = at.session_state["inv_digit_now"][0]
+    before = {n: predict_proba(m, image[None]) for n, m in result.models.items()}
+    at.slider(key="inv_dx").set_value(5).run()
+    assert not at.exception
+    assert at.session_state["inv_digit_now"][1] == 5
+    after = {
+        n: predict_proba(m, inv.shift_images(image[None], 5, 0)) for n, m in result.models.items()
+    }
+    assert any((before[n] - after[n]).abs().max() > 1e-3 for n in before)
+    # the agreement switch redraws without an error
+    at.selectbox(key="inv_direction").set_value("up").run()
+    assert not at.exception
+
+
+def test_saved_runs_wrong_or_missing_are_explained(tmp_path):
+    at = open_page(PAGE)
+    at.radio(key="inv_mode").set_value("Use saved runs").run()
+    assert not at.exception
+    assert any("No saved runs" in c.value for c in at.caption)
+    measure = next(b for b in at.button if b.label == "Measure these runs")
+    assert measure.disabled
+
+
+def test_saved_run_from_other_data_is_refused_by_name(tiny_data):
+    from app.ui.runs import run_store
+    from cnncore.train import TrainConfig, Trainer
+
+    config = TrainConfig(model="fcnet", epochs=1, max_batches=1)
+    result = Trainer(config, tiny_data).run()
+    run_store().save(result, config, "fashion-mnist", name="shoes")
+    at = open_page(PAGE)
+    at.radio(key="inv_mode").set_value("Use saved runs").run()
+    next(b for b in at.button if b.label == "Measure these runs").click().run()
+    assert not at.exception
+    assert any("'shoes'" in e.value and "fashion-mnist" in e.value for e in at.error)
+    time.sleep(0)  # nothing was started
+    assert "inv_job" not in at.session_state

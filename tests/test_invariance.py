@@ -1,0 +1,211 @@
+"""cnncore.invariance and cnncore.experiments: shifts against a hand-built oracle, the metrics on
+models whose answer is known, the permutation, table shapes, and a tiny matched training."""
+
+import itertools
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from cnncore import invariance as inv
+from cnncore.errors import UserError
+from cnncore.experiments import CompareConfig, analyse, run_comparison
+from tests.conftest import ROOT
+
+
+def hand_shift(img: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """The definition, pixel by pixel: out[y, x] = in[y - dy, x - dx] inside the frame, else 0."""
+    h, w = img.shape[-2:]
+    out = torch.zeros_like(img)
+    for y, x in itertools.product(range(h), range(w)):
+        if 0 <= y - dy < h and 0 <= x - dx < w:
+            out[..., y, x] = img[..., y - dy, x - dx]
+    return out
+
+
+class Constant(nn.Module):
+    """Always says 3, whatever the image."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        out = torch.zeros(len(x), 10) + self.w
+        out[:, 3] = 1.0
+        return out
+
+
+class LeftHalfInk(nn.Module):
+    """Says 1 when the left half has more ink than the right, else 0: not shift-invariant."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        left, right = x[..., :14].sum((1, 2, 3)), x[..., 14:].sum((1, 2, 3))
+        out = torch.zeros(len(x), 10) + self.w
+        out[:, 1] = (left > right).float()
+        out[:, 0] = 0.5
+        return out
+
+
+@pytest.mark.parametrize("dx,dy", [(0, 0), (1, 0), (-2, 3), (4, -4), (0, -1), (27, 0), (-30, 5)])
+def test_shift_matches_hand_built_shift(dx, dy):
+    img = torch.randint(1, 256, (2, 1, 7, 9), dtype=torch.uint8)  # no zeros: a wrap would show
+    expected = hand_shift(img, dx, dy)
+    assert torch.equal(inv.shift_images(img, dx, dy), expected)
+    per_image = inv.shift_images(img, torch.tensor([dx, dx]), torch.tensor([dy, dy]))
+    assert torch.equal(per_image, expected)
+
+
+def test_shift_never_wraps_and_differs_from_roll():
+    img = torch.zeros(1, 1, 28, 28)
+    img[0, 0, 10:20, 25:28] = 1.0  # ink touching the right edge
+    moved = inv.shift_images(img, 3, 0)
+    assert moved.sum() == 0  # pushed out, not wrapped round to the left
+    assert torch.roll(img, 3, dims=-1).sum() == img.sum()  # what roll would (wrongly) do
+    # against roll plus masking the wrapped columns
+    x = torch.rand(3, 1, 28, 28)
+    rolled = torch.roll(x, shifts=(-2, 5), dims=(-2, -1))
+    rolled[..., :, :5] = 0
+    rolled[..., -2:, :] = 0
+    assert torch.equal(inv.shift_images(x, 5, -2), rolled)
+
+
+def test_random_shift_stays_in_range_and_varies():
+    x = torch.zeros(200, 1, 28, 28)
+    x[:, 0, 14, 14] = 1.0  # one dot in the middle: where it lands is the shift
+    out = inv.random_shift(x, 2, torch.Generator().manual_seed(0))
+    where = out.flatten(1).argmax(1)
+    dy, dx = where // 28 - 14, where % 28 - 14
+    assert out.flatten(1).sum(1).eq(1).all()
+    assert dx.abs().max() == 2 and dy.abs().max() == 2
+    assert len(set(zip(dx.tolist(), dy.tolist(), strict=True))) == 25  # all of [-2, 2]^2 occur
+
+
+def test_consistency_of_a_constant_model_is_one_and_agreement_too(bundled):
+    images, labels = bundled.test.images[:100], bundled.test.labels[:100]
+    assert inv.consistency(Constant(), images, 4) == 1.0
+    preds = inv.predict_shifted(Constant(), images, inv.shifts_needed(2, grid=True))
+    curves = inv.accuracy_by_shift(preds, labels, 2)
+    assert (curves["agreement"] == 1.0).all()
+    assert curves["accuracy"].round(6).nunique() == 1  # the same at every shift
+
+
+def test_a_position_reading_model_is_not_consistent(bundled):
+    images = bundled.test.images[:200]
+    assert inv.consistency(LeftHalfInk(), images, 4) < 0.95
+    preds = inv.predict_shifted(LeftHalfInk(), images, inv.shifts_needed(4, grid=False))
+    curves = inv.accuracy_by_shift(preds, bundled.test.labels[:200], 4).set_index(
+        ["direction", "shift"]
+    )
+    assert curves.loc[("right", 4), "agreement"] < 0.95
+    assert curves.loc[("down", 4), "agreement"] > 0.95  # vertical shifts keep left vs right
+
+
+def test_permutation_is_a_bijection_and_invertible():
+    perm = inv.pixel_permutation(seed=3)
+    assert sorted(perm.tolist()) == list(range(784))
+    assert not torch.equal(perm, torch.arange(784))
+    assert torch.equal(perm, inv.pixel_permutation(seed=3))
+    x = torch.rand(4, 1, 28, 28)
+    scrambled = inv.permute_pixels(x, perm)
+    assert torch.equal(scrambled.flatten(1).sort(1).values, x.flatten(1).sort(1).values)
+    assert torch.equal(inv.permute_pixels(scrambled, torch.argsort(perm)), x)
+    with pytest.raises(UserError, match="does not fit"):
+        inv.permute_pixels(x, torch.arange(10))
+
+
+def test_ink_lost_grows_with_shift(bundled):
+    ink = inv.ink_lost(bundled.test.images[:100], 6)
+    assert list(ink["shift"]) == list(range(7))
+    assert ink["ink_lost"].iloc[0] == 0 and ink["ink_lost"].is_monotonic_increasing
+    assert ink["ink_lost"].iloc[-1] > 0.01
+
+
+def test_tables_have_the_expected_shapes(bundled):
+    from cnncore.data import Split
+
+    test = Split(bundled.test.images[:60], bundled.test.labels[:60])
+    result = analyse({("constant", 0): Constant(), ("constant", 1): Constant(),
+                      ("lefthalf", 0): LeftHalfInk()}, test, max_shift=2)  # fmt: skip
+    assert list(result.summary["model"]) == ["constant", "lefthalf"]
+    assert list(result.summary["seeds"]) == [2, 1]
+    assert len(result.curves) == 2 * 3 * 9  # models x shifts 0..2 x (8 directions + mean)
+    assert {"accuracy_mean", "accuracy_min", "accuracy_max", "agreement_mean"} <= set(result.curves)
+    assert len(result.grid) == 2 * 25
+    assert len(result.per_class) <= 2 * 3 * 10 and set(result.per_class["shift"]) == {0, 1, 2}
+    assert list(result.ink["shift"]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"max_shift": 0}, "shift range"), ({"max_shift": 9}, "shift range"),
+    ({"seeds": 0}, "seeds"), ({"seeds": 6}, "seeds"), ({"models": ()}, "at least one"),
+    ({"models": ("convnet", "convnet")}, "only once"), ({"models": ("resnet",)}, "unknown model"),
+    ({"epochs": 0}, "epochs"), ({"augment_shift": 9}, "training shifts"),
+])  # fmt: skip
+def test_bad_settings_are_refused_with_the_reason(kwargs, match):
+    with pytest.raises(UserError, match=match):
+        CompareConfig(**kwargs).validate()
+
+
+def test_feature_maps_are_equivariant_fc_has_none():
+    from cnncore.models import build_model
+
+    torch.manual_seed(0)
+    img = torch.zeros(1, 28, 28)
+    img[0, 8:20, 10:16] = 1.0
+    eq = inv.equivariance(build_model("convnet"), img, 2, -3)
+    assert eq["original"].shape == (32, 20, 20)
+    assert eq["max_difference"] < 1e-5 < eq["scale"]
+    assert (
+        torch.isnan(eq["difference"][:, :, :2]).all()
+        and torch.isnan(eq["difference"][:, -3:]).all()
+    )
+    with pytest.raises(UserError, match="ConvNet"):
+        inv.equivariance(build_model("fcnet"), img, 1, 0)
+
+
+def test_tiny_matched_training_runs_everything(tiny_data):
+    config = CompareConfig(epochs=1, max_batches=2, max_shift=2, permutation=True, augment_shift=1)
+    progress = []
+    result = run_comparison(tiny_data, config, report=lambda f, m: progress.append(f))
+    assert list(result.summary["model"]) == ["convnet +shift≤1", "fcnet +shift≤1"]
+    assert list(result.summary["parameters"]) == [141258, 139930]
+    assert set(result.permutation["model"]) == {"convnet", "fcnet"}
+    assert progress[-1] == 1.0 and progress == sorted(progress)
+    assert set(result.tables()) == {"summary", "accuracy_by_shift", "grid", "per_class",
+                                    "ink_lost", "permutation"}  # fmt: skip
+
+
+def test_cli_compare_tiny_writes_tables(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnncore", "compare", "--epochs", "1", "--max-batches", "1",
+         "--max-shift", "1", "--no-grid", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "accuracy by shift" in proc.stdout and "time:" in proc.stdout
+    assert (out / "accuracy_by_shift.csv").read_text().startswith("model,direction,shift")
+    assert (out / "accuracy_by_shift.html").stat().st_size > 10_000
+    bad = subprocess.run([sys.executable, "-m", "cnncore", "compare", "--max-shift", "12"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and "shift range" in bad.stderr
+
+
+def test_drawn_digit_is_centred_and_empty_drawing_refused():
+    canvas = torch.zeros(200, 200, 4)
+    canvas[20:60, 150:170, :3] = 255  # a bar drawn in the top-right corner
+    canvas[..., 3] = 255
+    digit = inv.digit_from_drawing(canvas.numpy())
+    assert digit.shape == (1, 28, 28) and digit.dtype == torch.uint8
+    ys, xs = digit[0].float().nonzero(as_tuple=True)
+    assert 12 <= ys.float().mean() <= 15 and 12 <= xs.float().mean() <= 15  # moved to the middle
+    assert ys.max() - ys.min() + 1 == 20  # the long side fits MNIST's 20x20 box
+    with pytest.raises(UserError, match="empty"):
+        inv.digit_from_drawing(torch.zeros(200, 200, 4).numpy())
