@@ -16,10 +16,23 @@ st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", 
 VIEWS = Path(__file__).parent / "views"
 pages = [
     st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
-    st.Page(VIEWS / "convolution.py", title="Convolution", icon=":material/grid_on:", url_path="convolution"),
-    st.Page(VIEWS / "training.py", title="Live training", icon=":material/monitoring:", url_path="training"),
     st.Page(
-        VIEWS / "invariance.py", title="Translation invariance", icon=":material/open_with:", url_path="invariance"
+        VIEWS / "convolution.py",
+        title="Convolution",
+        icon=":material/grid_on:",
+        url_path="convolution",
+    ),
+    st.Page(
+        VIEWS / "training.py",
+        title="Live training",
+        icon=":material/monitoring:",
+        url_path="training",
+    ),
+    st.Page(
+        VIEWS / "invariance.py",
+        title="Translation invariance",
+        icon=":material/open_with:",
+        url_path="invariance",
     ),
 ]
 page = st.navigation(pages)

@@ -168,7 +168,8 @@ def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks (speed and accuracy)")
     bench = p.add_subparsers(dest="bench", required=True)
     pipe = bench.add_parser("pipeline", help="lesson notebook's DataLoader pipeline vs the Trainer")
-    pipe.add_argument("--batches", type=_int_at_least(5), default=60, help="batches per pipeline")
+    pipe.add_argument("--batches", type=_int_at_least(1), default=64, help="batches per pipeline")
+    pipe.add_argument("--repeats", type=_int_at_least(1), default=2, help="alternating repeats")
     pipe.add_argument("--batch-size", type=_int_at_least(1), default=256)
     pipe.set_defaults(func=_cmd_bench_pipeline)
     acc = bench.add_parser("accuracy", help="train on a source, test on an IDX test set")
@@ -181,15 +182,27 @@ def _add_bench(sub) -> None:
     acc.add_argument("--seed", type=_int_at_least(0), default=0)
     acc.set_defaults(func=_cmd_bench_accuracy)
     # --- bench conv (issue 3) ---
+    bconv = bench.add_parser("conv", help="time cnncore.conv for the whole 5x5 animation")
+    bconv.add_argument("--repeats", type=_int_at_least(1), default=200)
+    bconv.set_defaults(func=_cmd_bench_conv)
     # --- end bench conv ---
     # --- bench jobs (issue 4) ---
+    jobs = bench.add_parser("jobs", help="training in a polled job vs the headless Trainer; queue")
+    add_data_args(jobs)
+    jobs.set_defaults(data="bundled")
+    jobs.add_argument("--epochs", type=_int_at_least(1), default=5)
+    jobs.add_argument("--batch-size", type=_int_at_least(1), default=256)
+    jobs.add_argument("--max-batches", type=_int_at_least(0), default=0, help="per epoch (0 = all)")
+    jobs.add_argument("--poll", type=_positive_float, default=0.5, help="seconds between polls")
+    jobs.add_argument("--repeats", type=_int_at_least(1), default=3)
+    jobs.set_defaults(func=_cmd_bench_jobs)
     # --- end bench jobs ---
 
 
 def _cmd_bench_pipeline(args) -> int:
     from cnncore.bench import compare_pipelines
 
-    report = compare_pipelines(batches=args.batches, batch_size=args.batch_size)
+    report = compare_pipelines(args.batches, args.batch_size, repeats=args.repeats)
     print(report.to_string(index=False))
     ratio = report["images_per_s"].iloc[1] / report["images_per_s"].iloc[0]
     l0, l1 = report["final_loss"].iloc[0], report["final_loss"].iloc[1]
@@ -207,10 +220,200 @@ def _cmd_bench_accuracy(args) -> int:
     return 0
 
 
+# --- bench jobs (issue 4) ---
+def _cmd_bench_jobs(args) -> int:
+    from cnncore.bench_jobs import queue_check, throughput
+    from cnncore.train import TrainConfig
+
+    data = load_data_from_args(args)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                         max_batches=args.max_batches).validate()  # fmt: skip
+    table = throughput(data, config, args.poll, args.repeats)
+    print(table.round(1).to_string(index=False))
+    best = table.groupby("mode", sort=False)["images_per_s"].max()
+    headless, bare, job = best.iloc[0], best.iloc[1], best.iloc[2]
+    ratio = job / headless
+    print(f"headless Trainer: {headless:.0f} images/s (best of {args.repeats})")
+    print(f"job polled every {args.poll:g} s: {job:.0f} images/s (best of {args.repeats})")
+    verdict = "met" if ratio >= 0.9 else "NOT met"
+    print(f"ratio job / headless: {ratio:.3f} (target >= 0.90: {verdict})")
+    print(f"ratio job / the Trainer in a bare thread (cost of polling alone): {job / bare:.3f}")
+    tiny = TrainConfig(epochs=1, batch_size=64, max_batches=10)
+    print("queue check (2 slots, 3 jobs):")
+    for line in queue_check(data, tiny):
+        print(f"  {line}")
+    return 0 if ratio >= 0.9 else 1
+
+
+# --- end bench jobs ---
+
 # --- convolve subcommand (issue 3) ---
+
+
+def _add_convolve(sub) -> None:
+    from cnncore import conv
+
+    p = sub.add_parser("convolve", help="step a filter over a 5x5 input and print every step")
+    p.add_argument(
+        "--input",
+        default="X (lesson)",
+        help=f"a sample ({', '.join(conv.SAMPLES)}) or rows like '0 1 0; 1 1 1; ...'",
+    )
+    p.add_argument("--preset", default="X detector (lesson)", help=", ".join(conv.PRESETS))
+    p.add_argument(
+        "--kernel", help="kernel rows instead of a preset, e.g. '1 0 -1; 2 0 -2; 1 0 -1'"
+    )
+    p.add_argument("--size", type=int, choices=(3, 5), default=3, help="preset kernel size")
+    p.add_argument("--bias", type=float, default=0.0)
+    p.add_argument("--stride", type=_int_at_least(1), default=1)
+    p.add_argument("--padding", type=_int_at_least(0), default=0)
+    p.add_argument("--activation", choices=conv.ACTIVATIONS, default="none")
+    p.add_argument("--flip", action="store_true", help="true convolution (flip the kernel)")
+    p.add_argument("--pool", choices=conv.POOL_MODES, help="then 2x2 pooling of the output map")
+    p.set_defaults(func=_cmd_convolve)
+
+
+def _cmd_convolve(args) -> int:
+    from cnncore import conv
+
+    if args.input in conv.SAMPLES:
+        image = conv.sample(args.input)
+    else:
+        rows = [r for r in args.input.replace(";", "\n").splitlines() if r.strip()]
+        image = conv.parse_grid_text(args.input, (len(rows), len(rows[0].split())), 0, 1)
+    if args.kernel:
+        n = len([r for r in args.kernel.replace(";", "\n").splitlines() if r.strip()])
+        kernel = conv.parse_grid_text(args.kernel, (n, n), *conv.KERNEL_RANGE)
+    else:
+        kernel = conv.preset(args.preset, args.size)
+    steps = conv.conv_steps(image, kernel, args.bias, args.stride, args.padding,
+                            args.activation, args.flip)  # fmt: skip
+    k, (ho, wo) = kernel.shape[-1], steps.output.shape
+    print(f"input {tuple(image.shape)}, kernel {k}x{k}, stride {args.stride}, padding "
+          f"{args.padding}: output {ho}x{wo} = floor(({image.shape[-1]} + 2*{args.padding} - {k})"
+          f" / {args.stride}) + 1")  # fmt: skip
+    for note in conv.fit_notes(image.shape[-1], k, args.stride, args.padding):
+        print(f"note: {note}")
+    for i in range(len(steps)):
+        st = steps.step(i)
+        print(f"step {i + 1} (window at row {st.top}, col {st.left}): {st.equation()}")
+    print("output map:")
+    for row in steps.output.tolist():
+        print("  " + "  ".join(f"{conv.fmt(v, paren=False):>6}" for v in row))
+    _, _, diff = conv.verify_with_torch(steps)
+    print(f"F.conv2d agrees: max |difference| {diff:.1e}")
+    if args.pool:
+        pooled = conv.pool_steps(steps.output, args.pool)
+        for i in range(len(pooled)):
+            print(f"pool step {i + 1}: {pooled.equation(i)}")
+    return 0
+
+
+def _cmd_bench_conv(args) -> int:
+    import time
+
+    import torch
+
+    from cnncore import conv
+
+    for k in (3, 5):
+        x, w = conv.colour_sample(), conv.preset("X detector (lesson)", k).expand(3, k, k)
+        for channels in (1, 3):
+            runs = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                steps = conv.conv_steps(x[:channels], w[:channels], 0.5, 1, 1, "relu")
+                [steps.step(i).equation() for i in range(len(steps))]
+                conv.pool_steps(steps.output, "max")
+                runs.append(time.perf_counter() - t0)
+            ms = torch.tensor(runs).median().item() * 1000
+            print(f"conv animation {channels}x5x5 input, {k}x{k} kernel, padding 1 "
+                  f"({len(steps)} steps, equations, pooling): {ms:.3f} ms median")  # fmt: skip
+    print("page rerun after a slider change: python tests/bench_convolution_page.py")
+    return 0
+
+
 # --- end convolve subcommand ---
 
 # --- compare subcommand (issue 5) ---
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="FCNet vs ConvNet on shifted (and scrambled) digits")
+    add_data_args(p)
+    p.set_defaults(data="bundled")
+    p.add_argument("--models", default="convnet,fcnet",
+                   help="comma-separated: convnet, fcnet, convnet-pool, convnet-gap")  # fmt: skip
+    p.add_argument("--variants", action="store_true", help="add convnet-pool and convnet-gap")
+    p.add_argument("--epochs", type=_int_at_least(1), default=10)
+    p.add_argument("--seeds", type=_int_at_least(1), default=1, help="seeds 0..n-1 (mean, min-max)")
+    p.add_argument("--max-shift", type=_int_at_least(1), default=4, help="largest shift K (px)")
+    p.add_argument("--augment-shift", type=_int_at_least(0), default=0,
+                   help="train with random shifts of up to this many px (0: off)")  # fmt: skip
+    p.add_argument("--no-grid", action="store_true", help="skip the 2-D grid of shifts")
+    p.add_argument("--permutation", action="store_true",
+                   help="also train every model on scrambled pixels (doubles the training time)")  # fmt: skip
+    p.add_argument("--test", default="", help="folder of t10k IDX files to test on instead")
+    p.add_argument("--max-batches", type=_int_at_least(0), default=0, help="tiny-budget mode")
+    p.add_argument("--out", default="compare-out", help="folder for the CSV files and figure")
+    p.set_defaults(func=_cmd_compare)
+
+
+def _cmd_compare(args) -> int:
+    import time
+    from pathlib import Path
+
+    import pandas as pd
+
+    from cnncore.data import read_idx_folder
+    from cnncore.experiments import VARIANTS, CompareConfig, ink_region_start, run_comparison
+    from cnncore.plots.invariance import accuracy_vs_shift
+
+    started = time.perf_counter()
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    models += [v for v in VARIANTS if args.variants and v not in models]
+    config = CompareConfig(
+        models=tuple(models), epochs=args.epochs, seeds=args.seeds, max_shift=args.max_shift,
+        augment_shift=args.augment_shift, grid=not args.no_grid,
+        permutation=args.permutation, max_batches=args.max_batches,
+    ).validate()  # fmt: skip
+    data = load_data_from_args(args)
+    test = read_idx_folder(args.test, "test") if args.test else None
+    print(f"testing on {len(test) if test else len(data.test):,} digits "
+          f"({args.test or 'the data source test split'})")  # fmt: skip
+    last = [""]
+
+    def report(fraction, message):
+        if message.split(",")[0] != last[0]:
+            last[0] = message.split(",")[0]
+            print(f"  [{fraction:4.0%}] {last[0]}", flush=True)
+
+    result = run_comparison(data, config, report, test=test)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    curves = result.curves[result.curves["direction"] == "mean"]
+    wide = curves.pivot(index="shift", columns="model", values="accuracy_mean")
+    with pd.option_context("display.width", 160, "display.max_columns", 20,
+                           "display.float_format", "{:.3f}".format):  # fmt: skip
+        print("\nsummary (accuracy on unshifted digits; consistency C(K))")
+        print(result.summary.to_string(index=False))
+        print("\naccuracy by shift (mean of right/left/down/up)")
+        print(wide[list(dict.fromkeys(curves["model"]))].to_string())
+        print("\nink pushed out of the frame")
+        print(result.ink.to_string(index=False))
+        if result.permutation is not None:
+            print("\nscrambled pixels (one fixed permutation, train and test)")
+            print(result.permutation.to_string(index=False))
+    for name, table in result.tables().items():
+        table.to_csv(out / f"{name}.csv", index=False)
+    fig = accuracy_vs_shift(result.curves, ink_from=ink_region_start(result.ink))
+    fig.write_html(out / "accuracy_by_shift.html", include_plotlyjs=True)
+    print(f"\nwrote {', '.join(f'{n}.csv' for n in result.tables())} and "
+          f"accuracy_by_shift.html to {out}/")  # fmt: skip
+    print(f"time: {time.perf_counter() - started:.1f} s (training included)")
+    return 0
+
+
 # --- end compare subcommand ---
 
 

@@ -23,7 +23,9 @@ with cols[0]:
         "Set a 3x3 filter with sliders and watch it slide over a 5x5 image: each window, the "
         "products, the sum, the activation, the output map filling in."
     )
-    st.page_link("views/convolution.py", label="Open the convolution explainer", icon=":material/grid_on:")
+    st.page_link(
+        "views/convolution.py", label="Open the convolution explainer", icon=":material/grid_on:"
+    )
 with cols[1]:
     st.subheader("2 · Live training")
     st.write(
