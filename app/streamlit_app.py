@@ -10,6 +10,11 @@ if str(ROOT) not in sys.path:  # so `streamlit run app/streamlit_app.py` finds c
 import streamlit as st  # noqa: E402
 
 from app.ui.sidebar import render_sidebar  # noqa: E402
+from cnncore.jobs import set_intraop_threads  # noqa: E402
+
+# Page-side tensor work is small; one intra-op thread here keeps the cores for training jobs
+# (see set_intraop_threads). Fragments call it too: each of their runs gets a fresh thread.
+set_intraop_threads(1)
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
 

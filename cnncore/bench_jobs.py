@@ -4,14 +4,16 @@ polls it, keep the headless Trainer's speed? And do concurrent jobs queue and fi
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
-import threading
 
 import pandas as pd
 
 from cnncore.analysis import feature_maps, first_layer_filters, model_from_state
-from cnncore.data import Dataset
-from cnncore.jobs import JobManager, TrainingJob
+from cnncore.data import Dataset, load_data
+from cnncore.jobs import JobManager, TrainingJob, set_intraop_threads
 from cnncore.plots import training as plots
 from cnncore.runs import RunStore
 from cnncore.train import TrainConfig, Trainer
@@ -36,18 +38,10 @@ def headless(config: TrainConfig, data: Dataset) -> float:
     return Trainer(config, data).run().images_per_s
 
 
-def headless_in_thread(config: TrainConfig, data: Dataset) -> float:
-    """The same Trainer in a bare thread, unpolled: separates the cost of polling from any
-    difference between the main thread and a worker thread (measured large on a busy 2-core
-    machine, where a worker thread trained faster than the main thread)."""
-    out = []
-    worker = threading.Thread(target=lambda: out.append(headless(config, data)))
-    worker.start()
-    worker.join()
-    return out[0]
-
-
 def in_job(config: TrainConfig, data: Dataset, poll_s: float) -> tuple[float, int]:
+    """Train in a TrainingJob while this thread polls and draws like the page (on one intra-op
+    thread, as the app's script threads do)."""
+    set_intraop_threads(1)
     manager = JobManager(max_running=1)
     job = manager.submit(TrainingJob(config, data, store=None))
     polls = 0
@@ -60,34 +54,50 @@ def in_job(config: TrainConfig, data: Dataset, poll_s: float) -> tuple[float, in
     return job.result.images_per_s, polls
 
 
+def _measure_in_child(mode: str, config: TrainConfig, spec: str, poll_s: float) -> dict:
+    """One measurement in a fresh process, so one mode's threads never slow the other's (the
+    headless Trainer is the CLI, a process of its own; the job is the app's)."""
+    cmd = [sys.executable, "-m", "cnncore.bench_jobs", mode, json.dumps(config.to_dict()), spec,
+           str(poll_s)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child {mode} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def throughput(
-    data: Dataset, config: TrainConfig, poll_s: float = 0.5, repeats: int = 2
+    spec: str, config: TrainConfig, poll_s: float = 0.5, repeats: int = 2
 ) -> pd.DataFrame:
-    """Alternate headless and in-job runs ``repeats`` times (after a warm-up); best of each,
-    since other work on the machine only ever slows a run down."""
-    headless(TrainConfig(**{**config.to_dict(), "epochs": 1, "max_batches": 3}), data)  # warm-up
+    """Alternate headless and in-job runs ``repeats`` times, each in a fresh process on data
+    source ``spec``; the CLI reports the best of each, since other work on the machine only
+    ever slows a run down."""
     rows = []
     for r in range(repeats):
-        rows.append(
-            {
-                "mode": "headless Trainer",
-                "repeat": r,
-                "images_per_s": headless(config, data),
-                "polls": 0,
-            }
-        )
-        rows.append({"mode": "headless Trainer in a bare thread", "repeat": r,
-                     "images_per_s": headless_in_thread(config, data), "polls": 0})  # fmt: skip
-        rate, polls = in_job(config, data, poll_s)
-        rows.append(
-            {
-                "mode": f"TrainingJob polled every {poll_s:g} s",
-                "repeat": r,
-                "images_per_s": rate,
-                "polls": polls,
-            }
-        )
+        for mode in ("headless", "job"):
+            row = _measure_in_child(mode, config, spec, poll_s)
+            label = (
+                "headless Trainer"
+                if mode == "headless"
+                else f"TrainingJob polled every {poll_s:g} s"
+            )
+            rows.append({"mode": label, "repeat": r, **row})
     return pd.DataFrame(rows)
+
+
+def _child(mode: str, config_json: str, spec: str, poll_s: float) -> None:
+    config = TrainConfig.from_dict(json.loads(config_json))
+    if mode == "job":
+        set_intraop_threads(1)  # as the app's script threads do before they load the data
+    data = load_data(spec)
+    warm = TrainConfig(**{**config.to_dict(), "epochs": 1, "max_batches": 3})
+    if mode == "headless":
+        headless(warm, data)  # oneDNN builds its kernels on first use; not part of the rate
+        row = {"images_per_s": headless(config, data), "polls": 0}
+    else:
+        in_job(warm, data, poll_s)
+        rate, polls = in_job(config, data, poll_s)
+        row = {"images_per_s": rate, "polls": polls}
+    print(json.dumps(row))
 
 
 def queue_check(data: Dataset, config: TrainConfig) -> list[str]:
@@ -121,3 +131,7 @@ def queue_check(data: Dataset, config: TrainConfig) -> list[str]:
         waited = jobs[2].started - jobs[2].created
         lines.append(f"the third job waited {waited:.1f} s in the queue, then ran and finished")
     return lines
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]))

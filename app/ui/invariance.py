@@ -118,7 +118,9 @@ def job_progress() -> None:
             if job.result is not None and "inv_result" not in st.session_state:
                 st.session_state["inv_result"] = job.result
                 st.rerun(scope="app")
-            if snap["status"] != "finished":
+            if snap["status"] == "stopped":
+                st.info(f"Comparison stopped: {snap['message']}")
+            elif snap["status"] != "finished":
                 st.error(snap["error"] or snap["message"])
             return
         job_panel(snap, f"{snap['message']} · {snap['elapsed']:.0f} s")

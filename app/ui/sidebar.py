@@ -3,10 +3,10 @@
 import os
 
 import streamlit as st
-import torch
 
 from app.ui.data import CHOICES, current_dataset, idx_folders
 from app.ui.runs import run_store
+from cnncore.jobs import WORKER_THREADS
 from cnncore.train import resolve_device, resolve_precision
 
 
@@ -34,8 +34,8 @@ def render_sidebar() -> None:
         )
         device = resolve_device()
         st.caption(
-            f"**Device:** {device.type.upper()} ({torch.get_num_threads()} threads), "
-            f"training precision {resolve_precision('auto', device)} by default"
+            f"**Device:** {device.type.upper()} ({WORKER_THREADS} threads for training), "
+            f"precision {resolve_precision('auto', device)} by default"
         )
         runs = run_store().list()
         damaged = sum(1 for r in runs if r.damaged)

@@ -7,7 +7,7 @@ from app.ui.jobs import job_manager, job_panel, session_id
 from app.ui.runs import run_label, run_store
 from cnncore.analysis import evaluate_split, feature_maps, first_layer_filters, model_from_state
 from cnncore.errors import UserError
-from cnncore.jobs import TrainingJob
+from cnncore.jobs import TrainingJob, set_intraop_threads
 from cnncore.models import MODEL_NAMES
 from cnncore.plots import training as plots
 from cnncore.runs import MAX_UPLOAD_BYTES
@@ -143,6 +143,7 @@ def live_panel(job_id: str, polling: bool) -> None:
 
     @st.fragment(run_every=POLL_S if polling else None)
     def panel():
+        set_intraop_threads(1)
         j = manager.get(job_id)
         if j is None:
             return
@@ -160,6 +161,7 @@ def live_panel(job_id: str, polling: bool) -> None:
 
     @st.fragment(run_every=WEIGHTS_S if polling else None)
     def weights_panel():
+        set_intraop_threads(1)
         j = manager.get(job_id)
         if j is not None:
             weight_figures(j)
