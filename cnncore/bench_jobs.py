@@ -5,6 +5,7 @@ polls it, keep the headless Trainer's speed? And do concurrent jobs queue and fi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -13,7 +14,7 @@ import pandas as pd
 
 from cnncore.analysis import feature_maps, first_layer_filters, model_from_state
 from cnncore.data import Dataset, load_data
-from cnncore.jobs import JobManager, TrainingJob, set_intraop_threads
+from cnncore.jobs import WORKER_THREADS, JobManager, TrainingJob, set_intraop_threads
 from cnncore.plots import training as plots
 from cnncore.runs import RunStore
 from cnncore.train import TrainConfig, Trainer
@@ -54,11 +55,13 @@ def in_job(config: TrainConfig, data: Dataset, poll_s: float) -> tuple[float, in
     return job.result.images_per_s, polls
 
 
-def _measure_in_child(mode: str, config: TrainConfig, spec: str, poll_s: float) -> dict:
+def _measure_in_child(
+    mode: str, config: TrainConfig, spec: str, poll_s: float, threads: int
+) -> dict:
     """One measurement in a fresh process, so one mode's threads never slow the other's (the
     headless Trainer is the CLI, a process of its own; the job is the app's)."""
     cmd = [sys.executable, "-m", "cnncore.bench_jobs", mode, json.dumps(config.to_dict()), spec,
-           str(poll_s)]  # fmt: skip
+           str(poll_s), str(threads)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child {mode} failed:\n{proc.stderr[-2000:]}")
@@ -68,26 +71,29 @@ def _measure_in_child(mode: str, config: TrainConfig, spec: str, poll_s: float) 
 def throughput(
     spec: str, config: TrainConfig, poll_s: float = 0.5, repeats: int = 2
 ) -> pd.DataFrame:
-    """Alternate headless and in-job runs ``repeats`` times, each in a fresh process on data
-    source ``spec``; the CLI reports the best of each, since other work on the machine only
-    ever slows a run down."""
+    """Alternate, ``repeats`` times, each in a fresh process on data source ``spec``: the
+    headless Trainer on the job worker's intra-op threads (the same config, so the difference is
+    the job and its polling), the job polled like the page, and, for context, the headless
+    Trainer on every core (what the CLI uses). The CLI reports the best of each, since other
+    work on the machine only ever slows a run down."""
+    cores = os.cpu_count() or 1
+    modes = [("headless", WORKER_THREADS, f"headless Trainer, {WORKER_THREADS} thread(s)"),
+             ("job", WORKER_THREADS, f"TrainingJob polled every {poll_s:g} s, {WORKER_THREADS} thread(s)")]  # fmt: skip
+    if cores != WORKER_THREADS:
+        modes.append(("headless", cores, f"headless Trainer, {cores} threads (the CLI)"))
     rows = []
     for r in range(repeats):
-        for mode in ("headless", "job"):
-            row = _measure_in_child(mode, config, spec, poll_s)
-            label = (
-                "headless Trainer"
-                if mode == "headless"
-                else f"TrainingJob polled every {poll_s:g} s"
-            )
+        for mode, threads, label in modes:
+            row = _measure_in_child(mode, config, spec, poll_s, threads)
             rows.append({"mode": label, "repeat": r, **row})
     return pd.DataFrame(rows)
 
 
-def _child(mode: str, config_json: str, spec: str, poll_s: float) -> None:
+def _child(mode: str, config_json: str, spec: str, poll_s: float, threads: int) -> None:
     config = TrainConfig.from_dict(json.loads(config_json))
-    if mode == "job":
-        set_intraop_threads(1)  # as the app's script threads do before they load the data
+    # The job's poller runs on one thread, as the app's script threads do; the worker sets its
+    # own count (WORKER_THREADS) when it starts.
+    set_intraop_threads(1 if mode == "job" else threads)
     data = load_data(spec)
     warm = TrainConfig(**{**config.to_dict(), "epochs": 1, "max_batches": 3})
     if mode == "headless":
@@ -134,4 +140,4 @@ def queue_check(data: Dataset, config: TrainConfig) -> list[str]:
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    _child(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))

@@ -232,12 +232,14 @@ def _cmd_bench_jobs(args) -> int:
     table = throughput(args.data, config, args.poll, args.repeats)
     print(table.round(1).to_string(index=False))
     best = table.groupby("mode", sort=False)["images_per_s"].max()
-    headless, job = best.iloc[0], best.iloc[1]
-    ratio = job / headless
-    print(f"headless Trainer: {headless:.0f} images/s (best of {args.repeats})")
-    print(f"job polled every {args.poll:g} s: {job:.0f} images/s (best of {args.repeats})")
+    for mode, rate in best.items():
+        print(f"{mode}: {rate:.0f} images/s (best of {args.repeats})")
+    ratio = best.iloc[1] / best.iloc[0]
     verdict = "met" if ratio >= 0.9 else "NOT met"
-    print(f"ratio job / headless: {ratio:.3f} (target >= 0.90: {verdict})")
+    print(f"ratio job / headless on the same threads: {ratio:.3f} (target >= 0.90: {verdict})")
+    if len(best) > 2:
+        print(f"ratio job / headless on every core: {best.iloc[1] / best.iloc[2]:.3f} (the job "
+              "leaves a core to the server and browser; see cnncore.jobs.WORKER_THREADS)")  # fmt: skip
     tiny = TrainConfig(epochs=1, batch_size=64, max_batches=10)
     print("queue check (2 slots, 3 jobs):")
     for line in queue_check(data, tiny):
