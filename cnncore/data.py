@@ -272,10 +272,11 @@ def download(
 
 
 def _full(name: str, train: Split, test: Split, source: str, reason: str, seed: int) -> Dataset:
-    """The lesson's split: 50,000 train / 10,000 validation from the 60,000; the official test set."""
+    """The lesson's split: 50,000 train / 10,000 validation from the 60,000; the official test set.
+    ``name`` "fashion-mnist" (or an IDX folder named like it) gets Fashion-MNIST's class names."""
     n_val = len(train) // 6
     tr, va = stratified_split(train.labels, (len(train) - n_val, n_val), seed)
-    classes = FASHION_CLASSES if name == "fashion-mnist" else MNIST_CLASSES
+    classes = FASHION_CLASSES if "fashion" in name.lower() else MNIST_CLASSES
     return Dataset(
         source, reason, classes,
         Split(train.images[tr], train.labels[tr]), Split(train.images[va], train.labels[va]), test,
@@ -311,7 +312,7 @@ def load_data(
             return _from_one_split(
                 train, spec, f"IDX folder {folder} (no t10k files: test split carved out)", seed
             )
-        return _full("idx", train, test, spec, f"IDX folder {folder}", seed)
+        return _full(folder.name, train, test, spec, f"IDX folder {folder}", seed)
     if spec in ("mnist", "fashion-mnist"):
         local = _load_torchvision_local(spec, root)
         if local is None:

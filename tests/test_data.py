@@ -256,3 +256,9 @@ def test_auto_falls_back_to_bundled_and_says_why(tmp_path, monkeypatch):
     assert "no mirror reachable" in data.reason and "bundled" in data.reason
     offline = load_data("auto", tmp_path / "MNIST-data", allow_download=False)
     assert offline.source == "bundled" and "downloads off" in offline.reason
+
+
+def test_idx_folder_named_fashion_gets_fashion_class_names(tmp_path):
+    folder = write_idx_folder(tmp_path / "fashion-mnist", n_train=120, n_test=30)
+    assert load_data(f"idx:{folder}").classes[0] == "T-shirt/top"
+    assert load_data(f"idx:{write_idx_folder(tmp_path / 'digits')}").classes[0] == "0"

@@ -20,18 +20,20 @@ def data_root() -> Path:
     return Path(env_root() or DEFAULT_ROOT)
 
 
+SYSTEM_DATASETS = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
+
+
 def idx_folders() -> list[str]:
-    """IDX folders the server offers: sub-folders of the data folder holding train-images files.
-    The web form only ever chooses among these; it never takes a path typed by a user."""
-    root = data_root()
-    if not root.is_dir():
-        return []
+    """IDX folders the server offers: sub-folders of the data folder, and of Debian's
+    /usr/share/datasets (e.g. the dataset-fashion-mnist package), that hold train-images files.
+    The web form only ever chooses among these; it never takes a path typed by a visitor."""
     found = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if any(folder.glob("train-images-idx3-ubyte*")) or any(
-            folder.glob("train-images.idx3-ubyte*")
-        ):
-            found.append(f"idx:{folder}")
+    for root in (data_root(), SYSTEM_DATASETS):
+        if not root.is_dir():
+            continue
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            if any(folder.glob("train-images*idx3-ubyte*")):
+                found.append(f"idx:{folder}")
     return found
 
 

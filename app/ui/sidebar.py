@@ -23,7 +23,7 @@ def render_sidebar() -> None:
             help="Where the digits come from. **Auto**: full MNIST if it is in ./MNIST-data or "
             "can be downloaded, else the bundled 5,000 real MNIST digits (offline). **MNIST / "
             "Fashion-MNIST** download into ./MNIST-data on first use. IDX folders are "
-            "sub-folders of the data folder holding MNIST-format files.",
+            "sub-folders of the data folder (and of /usr/share/datasets) holding MNIST-format files.",
         )  # fmt: skip
         data = current_dataset()
         if error := st.session_state.pop("data_error", None):

@@ -23,3 +23,17 @@ def test_switching_source_to_unavailable_dataset_falls_back_with_message(tmp_pat
     assert at.sidebar.error, "the failure must be shown"
     assert "fashion-mnist" in at.sidebar.error[0].value
     assert "bundled" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_idx_folders_under_the_data_folder_are_offered_and_load(tmp_path, monkeypatch):
+    from tests.test_data import write_idx_folder
+
+    folder = write_idx_folder(tmp_path / "data" / "my-digits", n_train=120, n_test=30)
+    monkeypatch.setenv("CNN_EXPLORER_DATA", str(tmp_path / "data"))
+    at = open_page()
+    box = at.sidebar.selectbox(key="data_source")
+    assert f"IDX folder {folder}" in box.options  # shown by its label
+    box.select(f"idx:{folder}").run()
+    assert not at.exception and not at.sidebar.error
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "100 train / 20 validation / 30 test" in captions
