@@ -16,30 +16,23 @@ pattern everywhere. That is why CNNs do so well on images — and this app lets 
 """
 )
 
-cols = st.columns(3)
-with cols[0]:
-    st.subheader("1 · Convolution")
-    st.write(
-        "Set a 3x3 filter with sliders and watch it slide over a 5x5 image: each window, the "
-        "products, the sum, the activation, the output map filling in."
-    )
-    st.page_link(
-        "views/convolution.py", label="Open the convolution explainer", icon=":material/grid_on:"
-    )
-with cols[1]:
-    st.subheader("2 · Live training")
-    st.write(
-        "Train the lesson's MNIST CNN and watch the loss and accuracy curves arrive while it "
-        "trains; then see the filters it learned and the digits it still gets wrong."
-    )
-    st.page_link("views/training.py", label="Train a network", icon=":material/monitoring:")
-with cols[2]:
-    st.subheader("3 · Translation invariance")
-    st.write(
-        "Shift digits a few pixels and compare a flattened network with the CNN — measured, "
-        "with the CNN's limits shown as honestly as its strengths."
-    )
-    st.page_link("views/invariance.py", label="Compare the networks", icon=":material/open_with:")
+STEPS = [
+    ("1 · Convolution", "views/convolution.py", "Open the convolution explainer", ":material/grid_on:",
+     "Set a 3x3 filter with sliders and watch it slide over a 5x5 image: each window, the "
+     "products, the sum, the activation, the output map filling in."),
+    ("2 · Live training", "views/training.py", "Train a network", ":material/monitoring:",
+     "Train the lesson's MNIST CNN and watch the loss and accuracy curves arrive while it "
+     "trains; then see the filters it learned and the digits it still gets wrong."),
+    ("3 · Translation invariance", "views/invariance.py", "Compare the networks",
+     ":material/open_with:",
+     "Shift digits a few pixels and compare a flattened network with the CNN — measured, "
+     "with the CNN's limits shown as honestly as its strengths."),
+]  # fmt: skip
+for col, (title, page, link, icon, text) in zip(st.columns(3), STEPS, strict=True):
+    with col:
+        st.subheader(title)
+        st.write(text)
+        st.page_link(page, label=link, icon=icon)
 
 st.divider()
 data = current_dataset()

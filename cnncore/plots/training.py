@@ -116,7 +116,8 @@ def val_figure(history: dict) -> go.Figure:
     test = history.get("test")
     if test and test.get("accuracy") is not None:
         fig.add_hline(y=test["accuracy"], line=dict(color=COLORS[3], dash="dash"),
-                      annotation_text=f"test {test['accuracy']:.2%}")  # fmt: skip
+                      annotation_text=f"test {test['accuracy']:.2%}",
+                      annotation_position="bottom left")  # fmt: skip
     fig.update_xaxes(title="epoch", dtick=1, rangemode="tozero")
     fig.update_yaxes(title="accuracy", tickformat=".0%", range=[0, 1.05])
     if not val:
@@ -148,7 +149,7 @@ def _heatmap(z: torch.Tensor, colorscale: str, symmetric: bool, showscale: bool 
 def filters_figure(filters: torch.Tensor, caption: str = "", step: int | None = None) -> go.Figure:
     """The first layer's filters float [K, h, w] as small images: blue positive, red negative,
     each shown on a shared symmetric scale so changes in strength are visible while training."""
-    cols = 8 if filters.shape[0] > 8 else filters.shape[0]
+    cols = max(1, math.ceil(math.sqrt(filters.shape[0])))  # a square grid: 16 filters -> 4x4
     fig = go.Figure(_heatmap(mosaic(filters, cols), "RdBu", True, showscale=True))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     fig.update_xaxes(visible=False)
@@ -171,9 +172,10 @@ def feature_maps_figure(maps: list[tuple[str, torch.Tensor]], image: torch.Tenso
         shown = act[:max_channels].float()
         peak = float(shown.max()) if shown.numel() else 0.0
         rows.append(mosaic(shown / peak if peak > 0 else shown, shown.shape[0], gap=2))
-        names.append(f"{name}: {act.shape[0]} maps of {act.shape[1]}×{act.shape[2]}")
+        first = f"first {shown.shape[0]} of " if shown.shape[0] < act.shape[0] else ""
+        names.append(f"{name}: {first}{act.shape[0]} maps, {act.shape[1]}×{act.shape[2]}")
     width = max(r.shape[1] for r in rows)
-    gap, parts, tops = 6, [], []
+    gap, parts, tops = 11, [], []  # room above each row for its label
     for r in rows:
         tops.append(sum(x.shape[0] for x in parts))
         padded = torch.full((r.shape[0], width), float("nan"))
@@ -187,7 +189,7 @@ def feature_maps_figure(maps: list[tuple[str, torch.Tensor]], image: torch.Tenso
                            yanchor="bottom", font=dict(size=11, color="#334155"))  # fmt: skip
     fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     fig.update_xaxes(visible=False, constrain="domain")
-    fig = _layout(fig, "Feature maps of one digit", 420)
+    fig = _layout(fig, "Feature maps of one digit", 460)
     fig.update_layout(hovermode="closest")
     return fig
 
