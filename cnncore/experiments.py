@@ -124,9 +124,11 @@ def _stopped(control) -> bool:
 
 def train_models(
     data: Dataset, config: CompareConfig, report: Report = _noop, control=None,
-    train_split: Split | None = None, span: tuple[float, float] = (0.0, 1.0),
+    train_split: Split | None = None, span: tuple[float, float] = (0.0, 1.0), store=None,
 ) -> dict[tuple[str, int], tuple[nn.Module, float]]:  # fmt: skip
-    """Train every (model, seed) of ``config`` on the same data: {(name, seed): (model, s)}."""
+    """Train every (model, seed) of ``config`` on the same data: {(name, seed): (model, s)}.
+    With a ``store`` (a RunStore) each trained model is also saved as a run, so it outlives the
+    comparison and can be picked again, or on the other pages."""
     if train_split is not None:
         data = Dataset(data.source, data.reason, data.classes, train_split, data.val, data.test)
     jobs = [(m, s) for s in range(config.seeds) for m in config.models]
@@ -152,6 +154,13 @@ def train_models(
         result = Trainer(tc, data, on_event=on_event, control=control).run()
         if result.status == "diverged":
             raise UserError(f"{name} (seed {seed}) diverged: {result.message}")
+        if store is not None and result.status == "finished":
+            store.save(
+                result,
+                tc,
+                data.source,
+                name=f"invariance: {label_for(name, config.augment_shift)}, seed {seed}",
+            )
         out[(name, seed)] = (result.model.eval(), result.seconds)
         done += cost[name]
     return out
@@ -239,7 +248,7 @@ def permutation_experiment(
 
 def run_comparison(
     data: Dataset, config: CompareConfig | None = None, report: Report = _noop, control=None,
-    test: Split | None = None,
+    test: Split | None = None, store=None,
 ) -> Comparison:  # fmt: skip
     """Train the matched models on ``data`` and measure them on ``test`` (default: the data's
     test split); with ``config.permutation`` also run the scrambled-pixel experiment."""
@@ -250,7 +259,7 @@ def run_comparison(
         test = Split(test.images[: config.test_limit], test.labels[: config.test_limit])
     # progress spans: training, measuring, then the scrambled-pixel training
     a, b = (0.45, 0.55) if config.permutation else (0.8, 1.0)
-    trained = train_models(data, config, report, control, span=(0.0, a))
+    trained = train_models(data, config, report, control, span=(0.0, a), store=store)
     if _stopped(control) or not trained:
         raise UserError("the comparison was stopped before training finished")
     models = {(label_for(n, config.augment_shift), s): m for (n, s), (m, _) in trained.items()}

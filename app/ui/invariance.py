@@ -69,7 +69,8 @@ def comparison_form(data) -> None:
     except UserError as exc:
         st.error(f"{exc}. Nothing was started.")
         return
-    _submit(lambda report, control: run_comparison(data, config, report, control),
+    store = run_store()  # the trained models are kept as runs: a refresh loses nothing
+    _submit(lambda report, control: run_comparison(data, config, report, control, store=store),
             f"compare {', '.join(config.models)}")  # fmt: skip
 
 
@@ -107,6 +108,10 @@ def saved_runs_form(data) -> None:
 def job_progress() -> None:
     """The comparison job's panel, polled while it runs; its result lands in session state."""
     job_id = st.session_state.get("inv_job")
+    if job_id is None:  # after a browser refresh: this tab's latest comparison, if any
+        mine = [j for j in job_manager().jobs(session_id()) if isinstance(j, FunctionJob)]
+        if mine:
+            job_id = st.session_state["inv_job"] = mine[-1].id
     job = job_manager().get(job_id) if job_id else None
     if job is None:
         return

@@ -26,7 +26,7 @@ st.caption(
 
 
 def latest_job():
-    jobs = manager.jobs(sid)
+    jobs = [j for j in manager.jobs(sid) if isinstance(j, TrainingJob)]  # not the invariance page's
     active = [j for j in jobs if not j.done]
     return (active or jobs or [None])[-1]
 

@@ -3,8 +3,9 @@
 import time
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import open_page
+from tests.app.conftest import ENTRY, open_page
 
 PAGE = "views/invariance.py"
 
@@ -91,6 +92,33 @@ def test_tiny_comparison_then_shift_a_digit():
     # the agreement switch redraws without an error
     at.selectbox(key="inv_direction").set_value("up").run()
     assert not at.exception
+
+    # the trained models were kept as runs, so a refresh loses nothing
+    from app.ui.runs import run_store
+
+    names = sorted(r.name for r in run_store().list())
+    assert names == ["invariance: convnet, seed 0", "invariance: fcnet, seed 0"]
+    # a browser refresh is a new session with the same ?sid=: it finds the comparison again
+    sid = at.session_state["sid"]
+    again = AppTest.from_file(ENTRY, default_timeout=120)
+    again.query_params["sid"] = sid
+    again.run()
+    again.switch_page(PAGE).run()
+    if "inv_result" not in again.session_state:  # the panel's st.rerun needs one more run
+        again.run()
+    assert not again.exception
+    assert again.session_state["inv_result"] is job_result(again)
+    assert any(s.value == "Shift one digit" for s in again.subheader)
+    # the live-training page of the same tab is not confused by the comparison job
+    again.switch_page("views/training.py").run()
+    assert not again.exception
+    assert not any(s.value.startswith("Run:") for s in again.subheader)
+
+
+def job_result(at):
+    from app.ui.jobs import job_manager
+
+    return job_manager().get(at.session_state["inv_job"]).result
 
 
 def test_saved_runs_wrong_or_missing_are_explained(tmp_path):
