@@ -34,7 +34,7 @@ def render_sidebar() -> None:
         )
         device = resolve_device()
         st.caption(
-            f"**Device:** {device.type.upper()} ({WORKER_THREADS} threads for training), "
+            f"**Device:** {device.type.upper()} ({WORKER_THREADS} thread{'s' if WORKER_THREADS != 1 else ''} for training), "
             f"precision {resolve_precision('auto', device)} by default"
         )
         runs = run_store().list()
