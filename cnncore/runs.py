@@ -199,8 +199,9 @@ class RunStore:
         runs = [self.info(p.name) for p in self.root.iterdir() if p.is_dir() and _ID.match(p.name)]
         return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
 
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame([r.as_row() for r in self.list()])
+    def table(self, runs: list[RunInfo] | None = None) -> pd.DataFrame:
+        """One row per run (``runs``: an already-read ``list()``, to avoid reading it again)."""
+        return pd.DataFrame([r.as_row() for r in (self.list() if runs is None else runs)])
 
     def _healthy(self, run_id: str) -> RunInfo:
         info = self.info(run_id)

@@ -181,7 +181,8 @@ def run_evaluation(run_id: str, source: str, _data):
     return evaluate_split(model, _data.test)
 
 
-runs = [r for r in store.list() if not r.damaged]
+all_runs = store.list()  # read once per page run; damaged ones only go in the table
+runs = [r for r in all_runs if not r.damaged]
 st.divider()
 st.subheader("Results of a run")
 if not runs:
@@ -193,7 +194,7 @@ else:
     run_id = st.selectbox(
         "Run", ids, index=ids.index(default), format_func=labels.get, key="result_run"
     )
-    info = store.info(run_id)
+    info = next(r for r in runs if r.id == run_id)
     summary = info.summary or {}
     try:
         ev = run_evaluation(run_id, data.source, data)
@@ -217,7 +218,7 @@ else:
 # ------------------------------------------------------------------------------------ runs
 st.divider()
 st.subheader("Saved runs")
-table = store.table()
+table = store.table(all_runs)
 if not table.empty:
     st.dataframe(table.drop(columns=["created"]), hide_index=True, key="runs_table")
 if runs:

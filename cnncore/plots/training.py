@@ -288,7 +288,10 @@ def overlay_figure(runs: list[tuple[str, pd.DataFrame]], smoothing: float = 0.6,
     fig.update_xaxes(title="epoch", dtick=1, row=1, col=2)
     fig.update_yaxes(type="log" if log_y else "linear", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=2)
-    return _layout(fig, "Runs compared", 400)
+    fig = _layout(fig, "Runs compared", 440)
+    # Run names are long: the legend goes under the charts, clear of the subplot titles.
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
+    return fig
 
 
 def report_html(title: str, facts: dict, figures: list[go.Figure]) -> str:
