@@ -231,6 +231,8 @@ class TrainingJob(Job):
         model: torch.nn.Module | None = None,
     ):  # fmt: skip
         config.validate()  # refuse bad hyperparameters before anything is queued
+        if store is not None:
+            store.check_writable()  # and a store that cannot be written, before any training
         super().__init__(session_id, name or f"{config.model} lr={config.lr:g}")
         self.config, self.data, self.store = config, data, store
         self.data_source = data_source or data.source
@@ -249,6 +251,8 @@ class TrainingJob(Job):
         self._weights: dict[str, torch.Tensor] | None = None
         self._weights_step = -1
         self._weights_at = 0.0
+        self._writer = None  # the RunWriter while the job trains (None: nothing saved)
+        self._write_error = ""  # the first disk error while writing the run as it went
 
     # -- worker side -----------------------------------------------------------------------
     def _publish_weights(self, step: int) -> None:
@@ -295,33 +299,74 @@ class TrainingJob(Job):
             self._publish_weights(event.step)
 
     def work(self):
-        self.trainer = trainer = Trainer(self.config, self.data, model=self.model,
-                                         on_event=self._on_event, control=self.control)  # fmt: skip
-        self._publish_weights(0)
+        """Train, writing the run as it goes (see ``cnncore.runs.RunWriter``): the folder exists
+        from the start, every metrics row reaches disk when it is recorded, a checkpoint lands at
+        each epoch end, and the end status is written last. A killed process leaves a run that
+        lists as interrupted, with its curves and last checkpoint."""
+        self._writer = None
+        if self.store is not None:
+            self._writer = self.store.begin(self.config, self.data_source, self.name_for_run())
+            with self._lock:
+                self.run_id = self._writer.id
+        trainer = None
         try:
+            on_event, control = self._on_event_and_write, self.control
+            self.trainer = trainer = Trainer(
+                self.config, self.data, model=self.model, on_event=on_event, control=control
+            )
+            self._publish_weights(0)
             result = trainer.run()
         except Exception as exc:
             # Keep what was recorded: save a "failed" run with the weights as they are, then
             # report the error on the job.
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.traceback = traceback.format_exc()
+            plain = isinstance(exc, UserError)  # a UserError's message is for users as it is
+            self.error = str(exc) if plain else f"{type(exc).__name__}: {exc}"
+            self.traceback = "" if plain else traceback.format_exc()
             message = f"training failed: {self.error}"
-            result = TrainResult("failed", message, trainer.model, pd.DataFrame(trainer.metrics),
-                                 None, None, None, None, 0.0, trainer._elapsed(),
-                                 trainer.precision, str(trainer.device))  # fmt: skip
-        self._publish_weights(trainer.step)
+            if trainer is None:
+                result = TrainResult("failed", message, None, pd.DataFrame(), *[None] * 4, 0.0, 0.0)
+            else:
+                metrics, seconds = pd.DataFrame(trainer.metrics), trainer._elapsed()
+                where = (trainer.precision, str(trainer.device))
+                nothing = (None, None, None, None, 0.0, seconds)
+                result = TrainResult("failed", message, trainer.model, metrics, *nothing, *where)
+        if trainer is not None:
+            self._publish_weights(trainer.step)
         self._save(result)
         return result.status, result.message, result
 
+    def _on_event_and_write(self, event: Event) -> None:
+        """The Trainer's listener: the live history, then the row on disk (and a checkpoint at
+        each epoch end). A disk error never stops training; ``_save`` reports it at the end."""
+        self._on_event(event)
+        writer = self._writer
+        if writer is None or self._write_error:
+            return
+        v = event.values
+        row = {"step": event.step, "epoch": event.epoch, "kind": event.kind}
+        row.update((k, v.get(k)) for k in ("loss", "accuracy", "lr", "seconds"))
+        try:
+            writer.append([row])
+            if event.kind == "val" and self.trainer is not None:
+                writer.checkpoint(self.trainer.model, event.epoch)
+        except OSError as exc:
+            self._write_error = exc.strerror or type(exc).__name__
+
     def _save(self, result: TrainResult) -> None:
-        if self.store is None:
+        writer = self._writer
+        if writer is None:
             return
         try:
-            run_id = self.store.save(result, self.config, self.data_source,
-                                     name=self.name_for_run(), tensorboard=self.tensorboard)  # fmt: skip
+            run_id = writer.finish(result, tensorboard=self.tensorboard)
         except Exception as exc:  # the training happened; say loudly that saving did not
-            self.error = (self.error + "; " if self.error else "") + f"saving the run failed: {exc}"
+            why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            self.error = (self.error + "; " if self.error else "") + (
+                f"saving the end of run {writer.id} failed ({why}); it lists as interrupted "
+                "with what reached the disk before"
+            )
             return
+        finally:
+            writer.close()
         with self._lock:
             self.run_id = run_id
 

@@ -26,6 +26,12 @@ from cnncore.models import MODEL_NAMES, build_model
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("auto", "bf16", "fp32")
 EVAL_BATCH = 1024
+MAX_LR = 10.0  # far above any useful rate for these models; mid-run changes obey it too
+MAX_SEED = 2**32 - 1  # numpy's range: a seed that every generator here accepts
+# 4,096 images per batch: ~0.7 GB of ConvNet activations (the issue measured ~9 GB at 50,000), and
+# still 12 steps per epoch on the 50,000-image split; the lesson uses 256. A server's settings
+# may set a lower cap.
+MAX_BATCH_SIZE = 4096
 
 
 @dataclass
@@ -50,12 +56,12 @@ class TrainConfig:
         checks = [
             (self.model in MODEL_NAMES, f"model must be one of {', '.join(MODEL_NAMES)}"),
             (_is_int(self.epochs) and self.epochs >= 1, "epochs must be a whole number >= 1"),
-            (_is_num(self.lr) and math.isfinite(self.lr) and 0 < self.lr <= 10,
-             "learning rate must be a number > 0 (and at most 10)"),
-            (_is_int(self.batch_size) and 1 <= self.batch_size <= 65536,
-             "batch size must be a whole number from 1 to 65536"),
+            (_lr_ok(self.lr), LR_RULE),
+            (_is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE,
+             f"batch size must be a whole number from 1 to {MAX_BATCH_SIZE}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (_is_int(self.seed) and self.seed >= 0, "seed must be a whole number >= 0"),
+            (_is_int(self.seed) and 0 <= self.seed <= MAX_SEED,
+             f"seed must be a whole number from 0 to {MAX_SEED}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
             (_is_int(self.max_batches) and self.max_batches >= 0, "max_batches must be >= 0"),
@@ -86,6 +92,13 @@ def _is_int(v) -> bool:
 
 def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+LR_RULE = f"learning rate must be a number > 0 (and at most {MAX_LR:g})"
+
+
+def _lr_ok(lr) -> bool:
+    return _is_num(lr) and math.isfinite(lr) and 0 < lr <= MAX_LR
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -147,8 +160,8 @@ class TrainControl:
         self._running.set()
 
     def set_lr(self, lr: float) -> None:
-        if not (_is_num(lr) and math.isfinite(lr) and lr > 0):
-            raise UserError("learning rate must be a number > 0")
+        if not _lr_ok(lr):
+            raise UserError(LR_RULE)
         with self._lock:
             self._lr = float(lr)
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cnncore import runs as runs_mod
+from cnncore import weights as weights_mod
 from cnncore.analysis import confusion_matrix, ema_debiased, evaluate_split
 from cnncore.errors import UserError
 from cnncore.plots import training as plots
@@ -58,8 +59,8 @@ def test_upload_size_cap_refuses_and_saves_nothing(tmp_path, monkeypatch):
     from cnncore.models import build_model
 
     store = RunStore(tmp_path)
-    monkeypatch.setattr(runs_mod, "MAX_UPLOAD_BYTES", 1000)
-    with pytest.raises(UserError, match="the limit is"):
+    monkeypatch.setattr(weights_mod, "MAX_UPLOAD_BYTES", 1000)
+    with pytest.raises(UserError, match="over the 0.000954 MB limit"):
         store.import_weights(runs_mod.state_dict_bytes(build_model("convnet")), "convnet", "big")
     assert store.list() == []
 
