@@ -76,24 +76,32 @@ def _add_train(sub) -> None:
 
 
 def _cmd_train(args) -> int:
+    """Train and write the run as it goes: metrics rows as they come, a checkpoint at each epoch
+    end. Ctrl-C asks the Trainer to stop after the current batch and saves the run as stopped
+    (a second Ctrl-C quits at once; the run then lists as interrupted). A kill leaves an
+    interrupted run with its curves and last checkpoint."""
+    import signal
+
     from tqdm import tqdm
 
-    from cnncore.runs import RunStore
-    from cnncore.train import TrainConfig, Trainer
+    from cnncore.runs import RunStore, event_row
+    from cnncore.train import TrainConfig, TrainControl, Trainer
 
-    config = TrainConfig(
-        model=args.model, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-        optimizer=args.optimizer, seed=args.seed, precision=args.precision,
-        max_batches=args.max_batches,
-    ).validate()  # fmt: skip
+    names = ("model", "epochs", "lr", "batch_size", "optimizer", "seed", "precision", "max_batches")
+    config = TrainConfig(**{name: getattr(args, name) for name in names}).validate()
+    store = RunStore(args.runs)
+    store.check_writable()  # refuse an unwritable store before loading data or training
     data = load_data_from_args(args)
-    bar = None
+    control, ctrl_c = TrainControl(), []
+    writer = store.begin(config, data.source, name=args.name)
+    bar = trainer = None
 
     def on_event(event):
         nonlocal bar
         v = event.values
         if event.kind == "start":
-            print(f"training {config.model} on {v['device']} with {v['precision']}")
+            where = f"on {v['device']} with {v['precision']}"
+            print(f"training {config.model} {where} (run {writer.id}; Ctrl-C stops and saves it)")
             bar = tqdm(total=v["total_batches"], unit="batch", dynamic_ncols=True)
         elif event.kind == "train":
             bar.update(1)
@@ -106,10 +114,34 @@ def _cmd_train(args) -> int:
             )
         elif event.kind == "end":
             bar.close()
+        writer.append([event_row(event)])
+        if event.kind == "val":
+            writer.checkpoint(trainer.model, event.epoch)
 
-    result = Trainer(config, data, on_event=on_event).run()
-    store = RunStore(args.runs)
-    run_id = store.save(result, config, data.source, name=args.name)
+    def on_ctrl_c(signum, frame):
+        if ctrl_c:  # a second Ctrl-C: quit now
+            raise KeyboardInterrupt
+        ctrl_c.append(signum)
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        trainer = Trainer(config, data, on_event=on_event, control=control)
+        result = trainer.run()
+        signal.signal(signal.SIGINT, previous)
+        run_id = writer.finish(result)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        print(f"quit: run {writer.id} is kept as interrupted, with its curves and last checkpoint")
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        writer.close()
+    if ctrl_c:
+        where = f"{store.root}/ as {result.status}"
+        print(f"stopped by Ctrl-C after {trainer.step} batches: saved run {run_id} in {where}")
+        return 130
     print(result.message)
     if result.val_accuracy is not None:
         print(f"validation accuracy: {result.val_accuracy:.2%}")
@@ -130,6 +162,13 @@ def _add_runs(sub) -> None:
     p.set_defaults(func=_cmd_runs)
 
 
+def _printable(value):
+    """Text from a run folder without control characters (a name could hold terminal escapes)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch if ch.isprintable() else "?" for ch in value)
+
+
 def _cmd_runs(args) -> int:
     import pandas as pd
 
@@ -140,24 +179,16 @@ def _cmd_runs(args) -> int:
         store.delete(args.delete)
         print(f"deleted run {args.delete}")
         return 0
-    table = store.table()
+    table = store.table()  # never raises: damaged folders are rows with a problem
     if table.empty:
         print(f"no runs in {store.root}/")
         return 0
-    cols = [
-        "id",
-        "name",
-        "status",
-        "model",
-        "data",
-        "epochs",
-        "lr",
-        "val_acc",
-        "test_acc",
-        "problem",
-    ]
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table[cols].to_string(index=False))
+    cols = ["id", "name", "status", "model", "data", "epochs", "lr", "val_acc", "test_acc"]
+    cols.append("problem")
+    table = table[cols].astype(object).map(_printable)
+    wide = {"display.width": 250, "display.max_columns": 20, "display.max_colwidth": None}
+    with pd.option_context(*[x for kv in wide.items() for x in kv]):
+        print(table.to_string(index=False))
     return 0
 
 
@@ -439,3 +470,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

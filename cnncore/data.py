@@ -14,8 +14,10 @@ slices batches from these tensors, so no per-sample PIL work happens in the hot 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -23,6 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +40,17 @@ DOWNLOAD_TIMEOUT_S = 300.0  # the whole download (MNIST is ~12 MB)
 CONNECT_TIMEOUT_S = 4.0  # reaching a mirror; also each read inside the download
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -113,35 +124,85 @@ def stratified_split(
 # ----------------------------------------------------------------------------------- IDX files
 
 
+MAX_IDX_ITEMS = 1_000_000  # images or labels in one IDX file (MNIST has 70,000 in all)
+
+
+def _read_exactly(f, n: int, path: Path, what: str) -> bytearray:
+    """Exactly ``n`` bytes from ``f`` (a plain or gzip file) into a new buffer; a short read is a
+    truncated file. Reads in pieces, so a gzip stream is decompressed only as far as asked."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = f.readinto(view[got : got + (1 << 22)])
+        if not k:
+            raise UserError(
+                f"{path}: truncated {what}: expected {n:,} bytes, found {got:,}; "
+                "is it a complete IDX file?"
+            )
+        got += k
+    return buf
+
+
 def read_idx(path: str | Path) -> torch.Tensor:
-    """Read one uint8 IDX file (optionally .gz) into a tensor; bad files raise UserError naming it."""
+    """Read one uint8 IDX file (optionally .gz) into a tensor; bad files raise UserError naming it.
+
+    Bounded before the payload is read: the header (magic number, dimensions) comes first and
+    must describe at most ``MAX_IDX_ITEMS`` labels or 28 x 28 images; a plain file's size must
+    match the header exactly, and a .gz is decompressed in pieces only up to the size the header
+    announces, so a gzip bomb (a small header, gigabytes of zeros behind it) is refused after
+    reading one byte more than it promised."""
     path = Path(path)
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        with contextlib.ExitStack() as stack:
+            raw = stack.enter_context(open(path, "rb"))
+            f = stack.enter_context(gzip.GzipFile(fileobj=raw)) if path.suffix == ".gz" else raw
+            return _read_idx_stream(f, path, None if path.suffix == ".gz" else raw)
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise UserError(f"{path}: cannot read it ({exc}); is it a complete IDX file?") from None
-    if len(raw) < 4:
-        raise UserError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    magic = int.from_bytes(raw[:4], "big")
-    ndim = raw[3]
-    if raw[:2] != b"\x00\x00" or raw[2] != 0x08 or _IDX_MAGIC.get(ndim) != magic:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or "not a complete gzip or IDX file"
+        raise UserError(f"{path}: cannot read it ({reason.lower()})") from None
+
+
+def _read_idx_stream(f, path: Path, plain) -> torch.Tensor:
+    head = f.read(4)
+    if len(head) < 4:
+        raise UserError(f"{path}: too short to be an IDX file ({len(head)} bytes)")
+    magic, ndim = int.from_bytes(head, "big"), head[3]
+    if head[:2] != b"\x00\x00" or head[2] != 0x08 or _IDX_MAGIC.get(ndim) != magic:
         raise UserError(
             f"{path}: wrong magic number {magic} (expected 2051 for images or 2049 for labels); "
             "this is not an MNIST-format uint8 IDX file"
         )
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims_raw = f.read(4 * ndim)
+    if len(dims_raw) < 4 * ndim:
         raise UserError(f"{path}: truncated header")
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    expected = header + int(torch.tensor(dims).prod())
-    if len(raw) != expected:
+    dims = [int.from_bytes(dims_raw[4 * i : 4 * i + 4], "big") for i in range(ndim)]
+    if dims[0] > MAX_IDX_ITEMS:
         raise UserError(
-            f"{path}: truncated or padded: header says {dims} ({expected:,} bytes), "
-            f"file has {len(raw):,} bytes"
+            f"{path}: the header says {dims[0]:,} items; at most {MAX_IDX_ITEMS:,} are allowed"
         )
-    return torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8).reshape(dims)
+    if ndim == 3 and dims[1:] != [28, 28]:
+        raise UserError(f"{path}: expected N x 28 x 28 images, the header says {dims}")
+    header, payload = 4 + 4 * ndim, math.prod(dims)
+    if plain is not None:
+        size = os.fstat(plain.fileno()).st_size
+        if size != header + payload:
+            raise UserError(
+                f"{path}: truncated or padded: header says {dims} ({header + payload:,} bytes), "
+                f"file has {size:,} bytes"
+            )
+    data = _read_exactly(f, payload, path, f"data: header says {dims}")
+    if f.read(1):
+        raise UserError(
+            f"{path}: padded: more data than the header's {dims} ({header + payload:,} bytes); "
+            "refused without reading the rest"
+        )
+    return (
+        torch.frombuffer(data, dtype=torch.uint8).reshape(dims)
+        if payload
+        else torch.zeros(dims, dtype=torch.uint8)
+    )
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
@@ -242,9 +303,12 @@ def _reachable(urls: list[str], timeout: float) -> str | None:
 
 
 def download(
-    name: str, root: str | Path = DEFAULT_ROOT, timeout: float = DOWNLOAD_TIMEOUT_S,
-    mirror: str | None = None, connect_timeout: float = CONNECT_TIMEOUT_S,
-) -> None:  # fmt: skip
+    name: str,
+    root: str | Path = DEFAULT_ROOT,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+    mirror: str | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+) -> None:
     """Download a torchvision dataset into ``root`` with torchvision's real downloader.
 
     Bounded in time twice over: the mirrors must answer within ``connect_timeout`` seconds (so
@@ -262,8 +326,9 @@ def download(
         raise UserError(f"downloading {name} failed: no mirror reachable ({why})")
     cmd = [sys.executable, "-m", "cnncore.download", name, str(root), str(connect_timeout)]
     try:
-        proc = subprocess.run(cmd + ([mirror] if mirror else []), capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+        proc = subprocess.run(
+            cmd + ([mirror] if mirror else []), capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         raise UserError(f"downloading {name} timed out after {timeout:.0f} s") from None
     if proc.returncode != 0:
@@ -278,9 +343,13 @@ def _full(name: str, train: Split, test: Split, source: str, reason: str, seed: 
     tr, va = stratified_split(train.labels, (len(train) - n_val, n_val), seed)
     classes = FASHION_CLASSES if "fashion" in name.lower() else MNIST_CLASSES
     return Dataset(
-        source, reason, classes,
-        Split(train.images[tr], train.labels[tr]), Split(train.images[va], train.labels[va]), test,
-    )  # fmt: skip
+        source,
+        reason,
+        classes,
+        Split(train.images[tr], train.labels[tr]),
+        Split(train.images[va], train.labels[va]),
+        test,
+    )
 
 
 def _from_one_split(whole: Split, source: str, reason: str, seed: int) -> Dataset:
@@ -293,9 +362,12 @@ def _from_one_split(whole: Split, source: str, reason: str, seed: int) -> Datase
 
 
 def load_data(
-    spec: str = "auto", root: str | Path = DEFAULT_ROOT, seed: int = 0,
-    allow_download: bool = True, timeout: float = DOWNLOAD_TIMEOUT_S,
-) -> Dataset:  # fmt: skip
+    spec: str = "auto",
+    root: str | Path = DEFAULT_ROOT,
+    seed: int = 0,
+    allow_download: bool = True,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+) -> Dataset:
     """Load a source (see the module docstring) into a Dataset. Unknown specs and bad files
     raise UserError; failed downloads under ``auto`` fall back to ``bundled`` and say why."""
     spec = spec.strip()

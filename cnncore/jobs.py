@@ -29,6 +29,7 @@ import torch
 
 from cnncore.data import Dataset
 from cnncore.errors import UserError
+from cnncore.runs import event_row
 from cnncore.train import Event, TrainConfig, TrainControl, Trainer, TrainResult
 
 ENDED = ("finished", "stopped", "failed", "diverged")
@@ -342,11 +343,8 @@ class TrainingJob(Job):
         writer = self._writer
         if writer is None or self._write_error:
             return
-        v = event.values
-        row = {"step": event.step, "epoch": event.epoch, "kind": event.kind}
-        row.update((k, v.get(k)) for k in ("loss", "accuracy", "lr", "seconds"))
         try:
-            writer.append([row])
+            writer.append([event_row(event)])
             if event.kind == "val" and self.trainer is not None:
                 writer.checkpoint(self.trainer.model, event.epoch)
         except OSError as exc:

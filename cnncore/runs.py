@@ -113,6 +113,14 @@ class RunInfo:
         }
 
 
+def event_row(event) -> dict:
+    """The metrics.csv row of a Trainer ``Event`` (``METRIC_COLUMNS``; missing cells None)."""
+    v = event.values
+    row = {"step": event.step, "epoch": event.epoch, "kind": event.kind}
+    row.update((k, v.get(k)) for k in ("loss", "accuracy", "lr", "seconds"))
+    return row
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
