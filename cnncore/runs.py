@@ -32,6 +32,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import zipfile
@@ -284,14 +285,29 @@ class _Damaged(Exception):
     """A run folder is not what it should be; the message is the reason shown to users."""
 
 
+def _open_file(path: Path, required: bool = True):
+    """``path`` opened for reading, if it is a regular file (a FIFO or device would block or
+    never end); None if absent and not ``required``. Problems raise _Damaged."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if required:
+            raise _Damaged(f"{path.name} is missing") from None
+        return None
+    except OSError as exc:
+        raise _Damaged(f"{path.name} cannot be read ({_reason(exc)})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(mode) else "a special file"
+        raise _Damaged(f"{path.name} is {what}, not a regular file")
+    return os.fdopen(fd, "rb")
+
+
 def _read_config(path: Path) -> dict:
     try:
-        with open(path, "rb") as f:
+        with _open_file(path) as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise _Damaged("config.json is missing") from None
-    except IsADirectoryError:
-        raise _Damaged("config.json is a folder, not a file") from None
     except OSError as exc:
         raise _Damaged(f"config.json cannot be read ({_reason(exc)})") from None
     if len(raw) > MAX_CONFIG_BYTES:
@@ -342,17 +358,11 @@ def _check_meta(meta: dict) -> tuple[str, str, dict, dict]:
 
 def _check_file(path: Path, required: bool) -> bool:
     """True if ``path`` is a readable file; False if absent and not ``required``."""
-    try:
-        with open(path, "rb"):
-            return True
-    except FileNotFoundError:
-        if required:
-            raise _Damaged(f"{path.name} is missing") from None
+    f = _open_file(path, required)
+    if f is None:
         return False
-    except IsADirectoryError:
-        raise _Damaged(f"{path.name} is a folder, not a file") from None
-    except OSError as exc:
-        raise _Damaged(f"{path.name} cannot be read ({_reason(exc)})") from None
+    f.close()
+    return True
 
 
 def _writer_alive(folder: Path) -> bool:
