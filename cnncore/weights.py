@@ -103,6 +103,8 @@ def check_weights_file(data: bytes, source: str = "the file") -> None:
                     "limit for weights (no model here needs more)"
                 )
             names = _pickle_globals(zf.read(pickles[0]))
+    except UserError:
+        raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError):
         raise not_weights from None
     except (ValueError, RuntimeError):  # a corrupt directory makes zipfile raise these too
