@@ -128,18 +128,18 @@ MAX_IDX_ITEMS = 1_000_000  # images or labels in one IDX file (MNIST has 70,000 
 
 
 def _read_exactly(f, n: int, path: Path, what: str) -> bytearray:
-    """Exactly ``n`` bytes from ``f`` (a plain or gzip file) into a new buffer; a short read is a
-    truncated file. Reads in pieces, so a gzip stream is decompressed only as far as asked."""
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
-    while got < n:
-        k = f.readinto(view[got : got + (1 << 22)])
-        if not k:
+    """Exactly ``n`` bytes from ``f`` (a plain or gzip file); a short read is a truncated file.
+    Reads in pieces and grows the buffer as data arrives, so a header that promises more than
+    the file holds costs no more memory than the file's real content."""
+    buf = bytearray()
+    while len(buf) < n:
+        piece = f.read(min(n - len(buf), 1 << 22))
+        if not piece:
             raise UserError(
-                f"{path}: truncated {what}: expected {n:,} bytes, found {got:,}; "
+                f"{path}: truncated {what}: expected {n:,} bytes, found {len(buf):,}; "
                 "is it a complete IDX file?"
             )
-        got += k
+        buf += piece
     return buf
 
 
