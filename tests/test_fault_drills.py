@@ -1,0 +1,200 @@
+"""Fault drills (issue 9): real processes are killed or interrupted mid-training, stores cannot be
+written, folders are damaged, the loss becomes NaN; each time the run store tells the truth and
+nothing that reached the disk is lost.
+
+The server drill runs a TrainingJob in a child process (what the app's job manager does in the
+Streamlit server) and kills that process with SIGKILL; tests/e2e/test_server_kill_e2e.py does
+the same through a real ``streamlit run`` and a browser.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from cnncore.errors import UserError
+from cnncore.jobs import JobManager, TrainingJob
+from cnncore.models import build_model
+from cnncore.runs import RunStore
+from cnncore.train import TrainConfig
+from tests.conftest import ROOT
+from tests.test_run_store import make_odd_folders
+
+LONG = [
+    "--data",
+    "bundled",
+    "--no-download",
+    "--epochs",
+    "1000",
+    "--batch-size",
+    "16",
+    "--max-batches",
+    "5",
+    "--precision",
+    "fp32",
+]
+WAIT_S = 300  # a guard against a hung child, not a speed requirement
+
+
+def cli(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "cnncore", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_run(proc: subprocess.Popen, store: RunStore, checkpoint: bool, rows: int = 2):
+    """The one run in ``store`` once it has ``rows`` training rows on disk (and a checkpoint)."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the process ended early ({proc.returncode}): {proc.stderr.read()}")
+        runs = store.list()
+        ready = (
+            runs and runs[0].status == "running" and (not checkpoint or runs[0].checkpoint_epoch)
+        )
+        if ready and (store.metrics(runs[0].id)["kind"] == "train").sum() >= rows:
+            return runs[0]
+        time.sleep(0.3)
+    proc.kill()
+    pytest.fail(f"no run with {rows} rows{' and a checkpoint' if checkpoint else ''} appeared")
+
+
+def assert_interrupted_with_curves(store: RunStore, run_id: str, runs_folder) -> None:
+    info = store.info(run_id)
+    assert info.status == "interrupted" and not info.damaged
+    assert info.checkpoint_epoch >= 1
+    metrics = store.metrics(run_id)
+    assert (metrics["kind"] == "train").sum() >= 5 and (metrics["kind"] == "val").sum() >= 1
+    model, _ = store.load_model(run_id)  # the last checkpoint loads
+    assert all(torch.isfinite(t).all() for t in model.state_dict().values())
+    listing = cli("runs", "--runs", str(runs_folder))
+    assert listing.returncode == 0 and "Traceback" not in listing.stderr
+    line = next(ln for ln in listing.stdout.splitlines() if run_id in ln)
+    assert "interrupted" in line and f"weights of epoch {info.checkpoint_epoch}" in line
+
+
+def test_kill_9_of_cli_train_leaves_an_interrupted_run_with_curves(tmp_path):
+    runs = tmp_path / "runs"
+    proc = start([sys.executable, "-m", "cnncore", "train", *LONG, "--runs", str(runs)])
+    run = wait_for_run(proc, RunStore(runs), checkpoint=True, rows=6)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(60)
+    assert proc.returncode == -signal.SIGKILL
+    assert_interrupted_with_curves(RunStore(runs), run.id, runs)
+
+
+SERVER = """
+import sys
+from cnncore.data import load_data
+from cnncore.jobs import JobManager, TrainingJob
+from cnncore.runs import RunStore
+from cnncore.train import TrainConfig
+
+config = TrainConfig(epochs=1000, batch_size=16, max_batches=5, precision="fp32")
+manager = JobManager(max_running=1)
+job = manager.submit(TrainingJob(config, load_data("bundled"), RunStore(sys.argv[1]), "s1", "drill"))
+job.join()
+"""
+
+
+def test_kill_9_of_a_process_running_a_training_job(tmp_path):
+    runs = tmp_path / "runs"
+    proc = start([sys.executable, "-c", SERVER, str(runs)])
+    run = wait_for_run(proc, RunStore(runs), checkpoint=True, rows=6)
+    assert run.name == "drill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(60)
+    assert_interrupted_with_curves(RunStore(runs), run.id, runs)
+
+
+def test_ctrl_c_saves_the_run_as_stopped_in_one_line(tmp_path):
+    runs = tmp_path / "runs"
+    proc = start([sys.executable, "-m", "cnncore", "train", *LONG, "--runs", str(runs)])
+    run = wait_for_run(proc, RunStore(runs), checkpoint=False, rows=2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("stopped by Ctrl-C after ") and last.endswith(
+        f"saved run {run.id} in {runs}/ as stopped"
+    )
+    store = RunStore(runs)
+    info = store.info(run.id)
+    assert info.status == "stopped" and not info.damaged
+    assert (store.metrics(run.id)["kind"] == "train").sum() >= 2
+    store.load_model(run.id)  # the weights at the stop
+
+
+def test_unwritable_store_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("the store path runs through a file, so os.mkdir truly fails")
+    with pytest.raises(OSError):
+        os.mkdir(blocker / "runs")
+    proc = cli("train", *LONG, "--runs", str(blocker / "runs"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: the run store {blocker / 'runs'}/ cannot be written (not a directory); training "
+        "was not started: use a folder you can write to (--runs, or $CNN_EXPLORER_RUNS for the app)"
+    ]
+    assert "data:" not in proc.stdout and "training" not in proc.stdout  # refused before either
+
+
+def test_damaged_folders_are_listed_by_the_cli(tmp_path):
+    runs = tmp_path / "runs"
+    expected = make_odd_folders(runs)
+    proc = cli("runs", "--runs", str(runs))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    lines = {ln.split()[0]: ln for ln in proc.stdout.splitlines()[1:]}
+    assert set(lines) == set(expected)
+    for name, reason in expected.items():
+        assert "damaged" in lines[name] and reason in lines[name], name
+
+
+def test_nan_loss_saves_a_diverged_run(tiny_data, tmp_path):
+    # The learning rate is capped at 10, where these models stay finite; poisoning the forward
+    # pass makes the loss NaN the way an exploding run would.
+    model, calls = build_model("convnet"), [0]
+
+    def poison(module, inputs, output):
+        calls[0] += 1
+        return output * float("nan") if calls[0] > 6 else output
+
+    model.register_forward_hook(poison)
+    store, manager = RunStore(tmp_path / "runs"), JobManager(1)
+    config = TrainConfig(epochs=3, batch_size=16, max_batches=4, precision="fp32")
+    job = manager.submit(TrainingJob(config, tiny_data, store, model=model, tensorboard=False))
+    assert job.join(120) and job.status == "diverged"
+    info = store.info(job.run_id)
+    assert info.status == "diverged" and not info.damaged
+    metrics = store.metrics(job.run_id)
+    assert metrics.query("kind == 'train'")["loss"].isna().sum() == 1
+    listing = cli("runs", "--runs", str(store.root))
+    assert "diverged" in listing.stdout
+
+
+def test_out_of_range_numbers_are_refused_in_one_line(tiny_data, tmp_path):
+    proc = cli("train", *LONG, "--seed", str(10**26), "--runs", str(tmp_path / "runs"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: seed must be a whole number from 0 to 4294967295"
+    proc = cli("train", *LONG, "--batch-size", "65536", "--runs", str(tmp_path / "runs"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: batch size must be a whole number from 1 to 4096"
+    assert not (tmp_path / "runs").exists()
+    job = TrainingJob(TrainConfig(max_batches=1), tiny_data)
+    with pytest.raises(UserError, match=r"^learning rate must be a number > 0 \(and at most 10\)$"):
+        job.set_lr(1e300)
