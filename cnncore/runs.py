@@ -406,14 +406,26 @@ class RunStore:
 
     # -- writing ---------------------------------------------------------------------------
     def check_writable(self) -> None:
-        """Refuse (UserError) a store this process cannot write: makes and removes a folder."""
+        """Refuse (UserError) a store this process cannot write: makes and removes a folder in
+        it. Folders the probe had to create are removed again (a refused command leaves none)."""
         if self.root.exists() and not self.root.is_dir():
             raise _unwritable(self.root, "it is a file, not a folder")
+        missing, path = [], self.root.absolute()
+        while not path.exists() and path != path.parent:
+            missing.append(path)
+            path = path.parent
+        created = []
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            for folder in reversed(missing):
+                os.mkdir(folder)
+                created.append(folder)
             os.rmdir(tempfile.mkdtemp(dir=self.root, prefix=".probe-"))
         except OSError as exc:
             raise _unwritable(self.root, _reason(exc)) from None
+        finally:
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
 
     def begin(
         self,
@@ -435,6 +447,7 @@ class RunStore:
         meta.update(config=config.to_dict(), summary=summary)
         lock_fd, metrics_file, tmp = None, None, None
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".new-"))
             os.chmod(tmp, DIR_MODE)
             lock_fd = os.open(tmp / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
