@@ -304,7 +304,12 @@ def test_training_job_checkpoints_each_epoch_while_it_runs(tiny_data, tmp_path):
 
     job._on_event = pause_after_epoch_one
     job.start()
-    while job.status != "paused" and not job.done:
+
+    # Paused once the Trainer has recorded the pause (after the epoch-end checkpoint was written).
+    def kinds_on_disk():
+        return store.metrics(job.run_id)["kind"].tolist() if job.run_id else []
+
+    while not job.done and "pause" not in kinds_on_disk():
         job._done.wait(0.05)
     assert job.status == "paused"
     info = store.info(job.run_id)
