@@ -1,0 +1,121 @@
+"""Server kill drill in a real browser: training started from the page, the Streamlit server
+killed with SIGKILL after the first epoch-end checkpoint, and the run is then listed as
+interrupted (with curves and weights) by the CLI and by the page of a restarted server."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cnncore.runs import RunStore
+from tests.conftest import ROOT
+from tests.e2e.conftest import ARTIFACTS, _free_port, assert_no_exception, open_app, wait_idle
+
+pytestmark = pytest.mark.e2e
+WAIT_S = 300  # a guard against a hang, not a speed requirement
+
+
+def start_server(runs: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "CNN_EXPLORER_RUNS": str(runs), "CNN_EXPLORER_SOURCE": "bundled"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app/streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"streamlit did not start:\n{log.read_text()}")
+        time.sleep(0.5)
+
+
+def stores(runs: Path) -> list[RunStore]:
+    """The run stores under ``runs`` (the top folder, or workspace folders inside it)."""
+    folders = {p.parent.parent for p in runs.glob("**/config.json")}
+    return [RunStore(f) for f in sorted(folders)]
+
+
+def checkpointed_run(runs: Path):
+    for store in stores(runs):
+        for info in store.list():
+            if info.status == "running" and info.checkpoint_epoch:
+                return store, info
+    return None
+
+
+def test_kill_9_of_the_server_leaves_an_interrupted_run(browser, tmp_path):
+    runs = tmp_path / "runs"
+    proc, url = start_server(runs, tmp_path / "server.log")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.base_url = url
+    try:
+        open_app(page, "training")
+        page.get_by_label("Batch size").fill("64")
+        page.get_by_label("Epochs").fill("20")
+        page.get_by_label("Run name (optional)").fill("server drill")
+        page.get_by_role("button", name="Start training").click()
+        deadline = time.monotonic() + WAIT_S
+        while (found := checkpointed_run(runs)) is None:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=ARTIFACTS / "server-kill-timeout.png", full_page=True)
+                pytest.fail("no checkpointed run appeared while the server trained")
+            time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        context.close()
+        if proc.poll() is None:
+            proc.kill()
+
+    store, info = found
+    after = store.info(info.id)
+    assert after.status == "interrupted" and after.name == "server drill"
+    assert (store.metrics(info.id)["kind"] == "train").sum() >= 1
+    store.load_model(info.id)  # the epoch-end checkpoint
+    listing = subprocess.run(
+        [sys.executable, "-m", "cnncore", "runs", "--runs", str(store.root)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "interrupted" in next(ln for ln in listing.stdout.splitlines() if info.id in ln)
+
+    # A restarted server lists it too: its page shows the run's status.
+    proc, url = start_server(runs, tmp_path / "server2.log")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.base_url = url
+    try:
+        open_app(page, "training")
+        wait_idle(page)
+        assert_no_exception(page)
+        page.get_by_text("interrupted", exact=True).first.wait_for(timeout=60_000)
+    finally:
+        context.close()
+        proc.terminate()
+        proc.wait(30)
