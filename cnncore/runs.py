@@ -365,6 +365,15 @@ def _check_file(path: Path, required: bool) -> bool:
     return True
 
 
+def _check_metrics_header(path: Path) -> None:
+    """metrics.csv must exist, be readable and start with its header line (a cheap check of the
+    first bytes; ``RunStore.metrics`` checks the rest when the rows are read)."""
+    with _open_file(path) as f:
+        first = f.read(200).split(b"\n", 1)[0].strip().decode("utf-8", "replace").split(",")
+    if not {"step", "kind", "loss"} <= set(first):
+        raise _Damaged("metrics.csv is unreadable (no header of metrics columns)")
+
+
 def _writer_alive(folder: Path) -> bool:
     """True while some process holds the run's lock (it is writing the run right now)."""
     try:
@@ -515,7 +524,7 @@ class RunStore:
             has_model = _check_file(
                 folder / "model.pt", required=info.status not in ("running", "failed")
             )
-            _check_file(folder / "metrics.csv", required=True)
+            _check_metrics_header(folder / "metrics.csv")
             if info.status == "running" and not _writer_alive(folder):
                 info.status = "interrupted"
             if has_model:

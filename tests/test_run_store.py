@@ -195,6 +195,11 @@ def make_odd_folders(root):
     (root / "model-is-a-folder" / "metrics.csv").write_text("step,kind,loss\n")
     (root / "model-is-a-folder" / "model.pt").mkdir()
     expected["model-is-a-folder"] = "model.pt is a folder"
+    (root / "metrics-garbage").mkdir()
+    (root / "metrics-garbage" / "config.json").write_text(_meta())
+    (root / "metrics-garbage" / "metrics.csv").write_bytes(b"\x00\x9f\xff binary junk")
+    (root / "metrics-garbage" / "model.pt").write_bytes(b"x")
+    expected["metrics-garbage"] = "metrics.csv is unreadable (no header"
     (root / "a-file-not-a-folder").write_text("ignored")
     (root / ".hidden-temp").mkdir()  # a folder being built: never listed
     return expected
@@ -255,7 +260,7 @@ def test_metrics_of_a_damaged_csv_is_one_user_error(tmp_path, tiny_data, content
     store = RunStore(tmp_path)
     run_id = store.save(Trainer(CONFIG, tiny_data).run(), CONFIG, "bundled")
     (tmp_path / run_id / "metrics.csv").write_bytes(content)
-    with pytest.raises(UserError, match="metrics.csv cannot be read") as caught:
+    with pytest.raises(UserError, match="metrics.csv (cannot be read|is unreadable)") as caught:
         store.metrics(run_id)
     assert "\n" not in str(caught.value)
 
