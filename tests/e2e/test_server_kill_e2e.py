@@ -87,7 +87,6 @@ def test_kill_9_of_the_server_leaves_an_interrupted_run(browser, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
     finally:
-        context.close()
         if proc.poll() is None:
             proc.kill()
 
@@ -105,10 +104,9 @@ def test_kill_9_of_the_server_leaves_an_interrupted_run(browser, tmp_path):
     )
     assert "interrupted" in next(ln for ln in listing.stdout.splitlines() if info.id in ln)
 
-    # A restarted server lists it too: its page shows the run's status.
+    # A restarted server lists it too: its page shows the run's status. The same browser context
+    # (same cookies: the same visitor, should runs be kept per visitor) opens it.
     proc, url = start_server(runs, tmp_path / "server2.log")
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
     page.base_url = url
     try:
         open_app(page, "training")
