@@ -606,9 +606,10 @@ class RunStore:
                 )
             data = path.read_bytes()
         except FileNotFoundError:
-            raise UserError(
-                f"run {run_id} has no weights: it was interrupted before its first epoch ended"
-            ) from None
+            why = "was interrupted before its first epoch ended"
+            if info.status == "running":
+                why = "is still in its first epoch"
+            raise UserError(f"run {run_id} has no weights yet: it {why}") from None
         except OSError as exc:
             raise UserError(f"run {run_id}'s model.pt cannot be read ({_reason(exc)})") from None
         model = load_state_dict_bytes(data, config.model, f"run {run_id}'s model.pt")

@@ -143,22 +143,24 @@ def load_state_dict_bytes(data: bytes, model_name: str, source: str = "the file"
     expected = model.state_dict()
     for key, want in expected.items():
         if key not in state:
-            raise UserError(f"{source} does not fit {model_name}: layer {key} is missing")
+            raise UserError(f"{source} does not fit the {model_name} model: layer {key} is missing")
         got = state[key]
         if got.shape != want.shape:
             raise UserError(
-                f"{source} has wrong shapes for {model_name}: layer {key} expects "
-                f"{_shape(want)}, the file has {_shape(got)}"
+                f"{source} does not fit the {model_name} model (wrong shapes): layer {key} "
+                f"expects {_shape(want)}, the file has {_shape(got)}"
             )
         if want.is_floating_point() and not (
             got.is_floating_point() and got.layout == torch.strided
         ):
-            raise UserError(f"{source} does not fit {model_name}: layer {key} is not float numbers")
+            raise UserError(
+                f"{source} does not fit the {model_name} model: layer {key} is not float numbers"
+            )
     extra = [k for k in state if k not in expected]
     if extra:
         shown = f"layer {extra[0]}" if _SAFE_KEY.match(extra[0]) else "an entry"
         raise UserError(
-            f"{source} does not fit {model_name}: it has {shown} the model does not have"
+            f"{source} does not fit the {model_name} model: it has {shown} the model does not have"
         )
     try:
         model.load_state_dict(state, strict=True)

@@ -73,7 +73,7 @@ def test_loading_refuses_pickled_code_wrong_shapes_and_oversize():
     with pytest.raises(UserError, match="not a state dict"):
         load_state_dict_bytes(buf.getvalue(), "convnet")
     with pytest.raises(
-        UserError, match="does not fit convnet: layer conv_layers.0.weight is missing"
+        UserError, match="does not fit the convnet model: layer conv_layers.0.weight is missing"
     ):
         load_state_dict_bytes(state_dict_bytes(build_model("fcnet")), "convnet")
     with pytest.raises(UserError, match="not a PyTorch weights file"):

@@ -139,14 +139,14 @@ def test_wrong_shapes_name_the_layer_expected_and_found():
     state = convnet_state()
     state["conv_layers.0.weight"] = torch.zeros(8, 1, 5, 5)
     assert refused(saved(state)) == (
-        "the file has wrong shapes for convnet: layer conv_layers.0.weight expects "
-        "[16, 1, 5, 5], the file has [8, 1, 5, 5]"
+        "the file does not fit the convnet model (wrong shapes): layer conv_layers.0.weight "
+        "expects [16, 1, 5, 5], the file has [8, 1, 5, 5]"
     )
     missing = convnet_state()
     del missing["fc_layers.1.bias"]
     assert (
         refused(saved(missing))
-        == "the file does not fit convnet: layer fc_layers.1.bias is missing"
+        == "the file does not fit the convnet model: layer fc_layers.1.bias is missing"
     )
     assert "layer conv_layers.0.weight is missing" in refused(
         saved(build_model("fcnet").state_dict())
@@ -160,7 +160,10 @@ def test_text_from_the_file_is_never_repeated():
     state = convnet_state()
     state["![x](http://example.invalid/p.png)\x1b[31m"] = torch.zeros(1)
     message = refused(saved(state))
-    assert message == "the file does not fit convnet: it has an entry the model does not have"
+    assert (
+        message
+        == "the file does not fit the convnet model: it has an entry the model does not have"
+    )
     state = {**convnet_state(), "extra.weight": torch.zeros(1)}
     assert "it has layer extra.weight the model does not have" in refused(saved(state))
 

@@ -22,7 +22,7 @@ def run_label(info: RunInfo) -> str:
 
 def pick_run(label: str, key: str, models: tuple[str, ...] | None = None) -> str | None:
     """A selectbox of healthy runs (optionally only of the given model names); returns a run id."""
-    runs = [r for r in run_store().list() if not r.damaged]
+    runs = [r for r in run_store().list() if not r.damaged and r.status != "running"]
     if models is not None:
         runs = [r for r in runs if (r.config or {}).get("model") in models]
     if not runs:

@@ -182,7 +182,7 @@ def run_evaluation(run_id: str, source: str, _data):
 
 
 all_runs = store.list()  # read once per page run; damaged ones only go in the table
-runs = [r for r in all_runs if not r.damaged]
+runs = [r for r in all_runs if not r.damaged and r.status != "running"]  # running: in the table
 st.divider()
 st.subheader("Results of a run")
 if not runs:
