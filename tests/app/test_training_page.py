@@ -62,7 +62,7 @@ def test_bad_hyperparameters_refused_with_reason():
     next(w for w in at.text_input if w.label == "Learning rate").set_value("0.001")
     set_number(at, "Batch size", 0)
     start(at)
-    assert "batch size must be a whole number from 1 to 65536" in at.error[0].value
+    assert "batch size must be a whole number from 1 to 4096" in at.error[0].value
     set_number(at, "Batch size", 32)
     set_number(at, "Epochs", 0)
     start(at)
