@@ -163,7 +163,12 @@ def _add_runs(sub) -> None:
 
 
 def _printable(value):
-    """Text from a run folder without control characters (a name could hold terminal escapes)."""
+    """A cell of the runs table: blank when missing, whole numbers without ".0", and text from a
+    run folder without control characters (a name could hold terminal escapes)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
     if not isinstance(value, str):
         return value
     return "".join(ch if ch.isprintable() else "?" for ch in value)
