@@ -14,7 +14,7 @@ import torch
 
 from cnncore.data import Dataset, Split, load_data, read_idx_folder
 from cnncore.models import build_model, count_parameters
-from cnncore.train import TrainConfig, Trainer, evaluate
+from cnncore.train import TrainConfig, Trainer, evaluate, init_weights
 
 
 def write_idx(path: Path, array: torch.Tensor) -> None:
@@ -33,9 +33,27 @@ def _as_torchvision_mnist(data: Dataset, root: Path) -> None:
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", split.labels)
 
 
+class SameOrder(torch.utils.data.Sampler):
+    """The Trainer's batch order for a DataLoader: ``torch.randperm`` from the run's generator,
+    one permutation per epoch. (``shuffle=True`` with ``generator=`` is not the same order:
+    the DataLoader draws a base seed from that generator before its ``randperm``, so the two
+    orders would drift by one draw per epoch.)"""
+
+    def __init__(self, n: int, generator: torch.Generator):
+        self.n, self.generator = n, generator
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+
+
 def notebook_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) -> dict:
     """The lesson's loop with its bugs fixed: ``datasets.MNIST`` + ``ToTensor`` + ``DataLoader``,
-    the ConvNet returning logits, Adam(lr=1e-3), fp32, per-sample PIL conversion."""
+    the ConvNet returning logits, Adam(lr=1e-3), fp32, per-sample PIL conversion. Same initial
+    weights and batch order as the Trainer with this seed (one generator of the run, drawn in
+    the same order), so the two differ only in the pipeline around the model."""
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
@@ -44,14 +62,15 @@ def notebook_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) ->
         train_data = datasets.MNIST(
             tmp, train=True, transform=transforms.ToTensor(), download=False
         )
-        torch.manual_seed(seed)
-        model = build_model("convnet")
+        gen = torch.Generator().manual_seed(seed)
+        model = init_weights(build_model("convnet"), gen)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         criterion = torch.nn.CrossEntropyLoss()
-        # Same batch order as the Trainer (both draw torch.randperm from a generator seeded
-        # alike), so the two runs differ only in pipeline and precision.
-        order = torch.Generator().manual_seed(seed)
-        loader = DataLoader(train_data, shuffle=True, batch_size=batch_size, generator=order)
+        # The loader draws its own base seed per epoch: give it a generator of its own.
+        loader = DataLoader(
+            train_data, batch_size=batch_size, sampler=SameOrder(len(train_data), gen),
+            generator=torch.Generator().manual_seed(seed),
+        )  # fmt: skip
         losses, images = [], 0
         started = time.perf_counter()
         for _epoch in range(epochs):
@@ -64,57 +83,181 @@ def notebook_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) ->
                 images += len(labels)
         seconds = time.perf_counter() - started
     val_loss, val_acc = evaluate(model, data.val)
-    return {"pipeline": "lesson notebook (Dataset + ToTensor + DataLoader, fp32)",
+    return {"pipeline": "lesson notebook (Dataset + ToTensor + DataLoader)", "precision": "fp32",
             "images_per_s": images / seconds, "seconds": seconds, "batches": len(losses),
-            "losses": losses, "val_loss": val_loss,
-            "val_accuracy": val_acc}  # fmt: skip
+            "losses": losses, "val_loss": val_loss, "val_accuracy": val_acc}  # fmt: skip
 
 
-def trainer_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) -> dict:
-    """cnncore's Trainer on the same data: preloaded tensors, bf16 autocast where fast."""
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
+class _Clock:
+    """Trainer events -> seconds spent training (evaluation after each epoch left out)."""
+
+    def __init__(self):
+        self.last_train = self.eval_seconds = 0.0
+
+    def __call__(self, event) -> None:
+        now = time.perf_counter()
+        if event.kind == "train":
+            self.last_train = now
+        elif event.kind in ("val", "test"):
+            self.eval_seconds += now - self.last_train
+            self.last_train = now
+
+
+def trainer_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int,
+                     precision: str = "fp32", max_batches: int = 0) -> dict:  # fmt: skip
+    """cnncore's Trainer on the same data: preloaded tensors, at ``precision``. Its rate counts
+    the training loop (the Trainer's set-up and per-batch work included, the evaluation after
+    each epoch not, as the notebook side has none)."""
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, precision=precision,
+                         max_batches=max_batches)  # fmt: skip
+    clock = _Clock()
     started = time.perf_counter()
-    trainer = Trainer(config, data)  # converting the data to floats is part of the cost
+    trainer = Trainer(config, data, on_event=clock)  # converting the data to floats counts
     result = trainer.run()
-    seconds = time.perf_counter() - started
-    losses = result.metrics.query("kind == 'train'")["loss"].tolist()
-    images = trainer.step * batch_size - (  # the last batch of an epoch may be short
-        epochs * (trainer.batches_per_epoch * batch_size - len(data.train))
-    )
+    seconds = time.perf_counter() - started - clock.eval_seconds
+    train = result.metrics.query("kind == 'train'")
+    losses = train["loss"].tolist()
+    per_epoch = trainer.batches_per_epoch
+    images = sum(min(batch_size, len(data.train) - (b % per_epoch) * batch_size)
+                 for b in range(len(losses)))  # fmt: skip
     val_loss, val_acc = evaluate(result.model, data.val)
-    return {"pipeline": f"cnncore Trainer (preloaded tensors, {trainer.precision})",
+    return {"pipeline": "cnncore Trainer (preloaded tensors)", "precision": trainer.precision,
             "images_per_s": images / seconds, "seconds": seconds, "batches": len(losses),
-            "losses": losses, "val_loss": val_loss,
-            "val_accuracy": val_acc}  # fmt: skip
+            "losses": losses, "val_loss": val_loss, "val_accuracy": val_acc}  # fmt: skip
 
 
 def compare_pipelines(
-    batches: int = 64, batch_size: int = 256, seed: int = 0, repeats: int = 3
-) -> pd.DataFrame:
-    """Same ConvNet, batch size, bundled data and batch order, trained for the same whole number
-    of epochs (about ``batches`` batches) both ways, ``repeats`` times with seeds seed,
-    seed+1, ... (the two pipelines alternate). Throughput: each pipeline's fastest repeat, since
-    a burst of load on a shared machine only ever slows a run down. ``final_loss``: the mean
-    training loss over the last epoch, averaged over the seeds (one seed's loss moves by several
-    percent from run to run: the spread is shown); ``val_loss``: the final models on the same
-    validation split, in fp32, averaged likewise."""
+    batches: int = 64, batch_size: int = 256, seed: int = 0, repeats: int = 3,
+    bf16_batches: int | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """Same ConvNet, batch size, bundled data, initial weights and batch order, trained for the
+    same whole number of epochs (about ``batches`` batches): the notebook's pipeline and the
+    Trainer both in fp32 (the pipeline's effect), then the Trainer in bf16 (precision's effect;
+    ``bf16_batches`` batches only, when bf16 is too slow here to train as long). Repeated
+    ``repeats`` times with seeds seed, seed+1, ..., the contenders alternating. Throughput: each
+    one's fastest repeat, since other work on a shared machine only ever slows a run down.
+    ``final_loss``: the mean training loss over the last epoch, averaged over the seeds
+    (min and max shown); ``val_loss``/``val_accuracy``: the final models, in fp32, averaged."""
     data = load_data("bundled")
     per_epoch = math.ceil(len(data.train) / batch_size)
     epochs = max(1, round(batches / per_epoch))
+    contenders = [
+        lambda s: notebook_pipeline(data, epochs, batch_size, s),
+        lambda s: trainer_pipeline(data, epochs, batch_size, s, "fp32"),
+    ]
+    if bf16_batches is None or bf16_batches >= epochs * per_epoch:
+        contenders.append(lambda s: trainer_pipeline(data, epochs, batch_size, s, "bf16"))
+    elif bf16_batches > 0:
+        contenders.append(
+            lambda s: trainer_pipeline(data, 1, batch_size, s, "bf16", max_batches=bf16_batches)
+        )
     rows = []
     for r in range(repeats):
-        for run in (notebook_pipeline, trainer_pipeline):
-            row = run(data, epochs, batch_size, seed + r)
-            row["final_loss"] = sum(row.pop("losses")[-per_epoch:]) / per_epoch
+        for run in contenders:
+            row = run(seed + r)
+            losses = row.pop("losses")
+            last = losses[-min(per_epoch, len(losses)) :]
+            row["final_loss"] = sum(last) / len(last)
             rows.append(row)
     runs = pd.DataFrame(rows)
-    summary = runs.groupby("pipeline", sort=False).agg(
+    summary = runs.groupby(["pipeline", "precision"], sort=False).agg(
         images_per_s=("images_per_s", "max"), batches=("batches", "first"),
         final_loss=("final_loss", "mean"), final_loss_min=("final_loss", "min"),
         final_loss_max=("final_loss", "max"), val_loss=("val_loss", "mean"),
         val_accuracy=("val_accuracy", "mean"),
     )  # fmt: skip
     return summary.reset_index().round(4)
+
+
+def step_overhead(batches: int = 24, batch_size: int = 256, repeats: int = 3) -> dict:
+    """The data pipeline's own cost in a Trainer step: the Trainer's loop (gathering the batch,
+    recording, events, control checks) against the bare forward/backward/step on batches
+    prepared beforehand, same model and optimizer, alternating, best of ``repeats``. Returns
+    seconds per batch of each and the overhead as a fraction of the whole loop's step."""
+    data = load_data("bundled")
+    config = TrainConfig(epochs=1, batch_size=batch_size, max_batches=batches, precision="fp32")
+    loop_best = bare_best = math.inf
+    for _ in range(repeats):
+        times = []
+        trainer = Trainer(config, data, on_event=lambda e: e.kind == "train" and times.append(
+            time.perf_counter()))  # fmt: skip
+        trainer.run()
+        loop_best = min(loop_best, (times[-1] - times[0]) / (len(times) - 1))
+        model, optimizer = trainer.model, trainer.optimizer
+        order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(1))
+        prepared = [
+            (trainer._train_x[idx], trainer._train_y[idx])
+            for idx in order[: batches * batch_size].split(batch_size)
+        ]
+        t = time.perf_counter()
+        for x, y in prepared[1:]:
+            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss.item()
+        bare_best = min(bare_best, (time.perf_counter() - t) / (len(prepared) - 1))
+    return {"loop_s": loop_best, "bare_s": bare_best,
+            "overhead": max(0.0, 1 - bare_best / loop_best)}  # fmt: skip
+
+
+def roofline(batches: int = 64, batch_size: int = 256, repeats: int = 3) -> dict:
+    """Everything ``bench pipeline`` prints: the machine, counted FLOPs per image, measured
+    matmul peaks, each pipeline's rate and fraction of its precision's roofline, the effects of
+    the pipeline and of precision kept apart, and the Trainer's own per-step overhead."""
+    from cnncore.speed import cpu_model, flops_per_image, matmul_peak
+
+    flops = flops_per_image("convnet")
+    fp32_peak, fp32_n = matmul_peak(torch.float32)
+    bf16_peak, bf16_n = matmul_peak(torch.bfloat16)
+    # bf16 as slow as on CPUs without bf16 units: a few batches tell its rate.
+    slow_bf16 = bf16_peak < 0.25 * fp32_peak
+    table = compare_pipelines(batches, batch_size, repeats=repeats,
+                              bf16_batches=2 if slow_bf16 else None)  # fmt: skip
+    # Measure the fp32 peak again after the pipelines and keep the best: a burst of load on a
+    # shared machine during one measurement would otherwise flatter every fraction.
+    fp32_peak = max(fp32_peak, matmul_peak(torch.float32)[0])
+    peaks = {"fp32": fp32_peak, "bf16": bf16_peak}
+    table["roofline_images_per_s"] = [peaks[p] * 1e9 / flops for p in table["precision"]]
+    table["fraction_of_roofline"] = table["images_per_s"] / table["roofline_images_per_s"]
+    overhead = step_overhead(batch_size=batch_size, repeats=repeats)
+    return {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "flops_per_image": flops, "fp32_peak": fp32_peak, "fp32_n": fp32_n,
+            "bf16_peak": bf16_peak, "bf16_n": bf16_n, "slow_bf16": slow_bf16,
+            "table": table, "overhead": overhead, "batch_size": batch_size}  # fmt: skip
+
+
+def print_roofline(report: dict, out=print) -> float:
+    """Print ``roofline()``'s report; returns the Trainer's fraction of the fp32 roofline."""
+    t = report["table"]
+    out(f"CPU: {report['cpu']}, {report['threads']} threads, torch {report['torch']}")
+    out(f"FLOPs of one training step per image (forward + backward, counted with "
+        f"FlopCounterMode): {report['flops_per_image'] / 1e6:.2f} MFLOP")  # fmt: skip
+    for p in ("fp32", "bf16"):
+        peak, n = report[f"{p}_peak"], report[f"{p}_n"]
+        note = " (depends on the CPU: no native bf16 here)" if p == "bf16" and report[
+            "slow_bf16"] else ""  # fmt: skip
+        out(f"measured matmul peak {p}: {peak:.1f} GFLOP/s (torch.mm {n}x{n}) -> roofline "
+            f"{peak * 1e9 / report['flops_per_image']:,.0f} images/s{note}")  # fmt: skip
+    shown = t[["pipeline", "precision", "images_per_s", "roofline_images_per_s",
+               "fraction_of_roofline", "batches", "final_loss", "val_accuracy"]]  # fmt: skip
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        out(shown.round({"images_per_s": 0, "roofline_images_per_s": 0,
+                         "fraction_of_roofline": 3}).to_string(index=False))  # fmt: skip
+    rate = dict(zip(zip(t["pipeline"], t["precision"]), t["images_per_s"], strict=True))
+    notebook = rate[("lesson notebook (Dataset + ToTensor + DataLoader)", "fp32")]
+    trainer = rate[("cnncore Trainer (preloaded tensors)", "fp32")]
+    out(f"effect of the data pipeline (both fp32): Trainer / notebook = {trainer / notebook:.2f}x")
+    bf16 = rate.get(("cnncore Trainer (preloaded tensors)", "bf16"))
+    if bf16:
+        out(f"effect of precision (Trainer bf16 / fp32, this CPU): {bf16 / trainer:.2f}x")
+    o = report["overhead"]
+    out(f"data pipeline's own cost in a Trainer step: {o['overhead']:.1%} (whole loop "
+        f"{o['loop_s'] * 1e3:.1f} ms per batch, forward/backward/step on a prepared batch "
+        f"{o['bare_s'] * 1e3:.1f} ms)")  # fmt: skip
+    fraction = trainer / (report["fp32_peak"] * 1e9 / report["flops_per_image"])
+    out(f"trainer fraction of fp32 roofline: {fraction:.2f}")
+    return fraction
 
 
 def accuracy_on_test_set(

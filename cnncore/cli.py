@@ -167,7 +167,7 @@ def _cmd_runs(args) -> int:
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks (speed and accuracy)")
     bench = p.add_subparsers(dest="bench", required=True)
-    pipe = bench.add_parser("pipeline", help="lesson notebook's DataLoader pipeline vs the Trainer")
+    pipe = bench.add_parser("pipeline", help="roofline: FLOPs, matmul peaks, notebook pipeline vs Trainer, fp32 vs bf16")
     pipe.add_argument("--batches", type=_int_at_least(1), default=64, help="batches per pipeline")
     pipe.add_argument("--repeats", type=_int_at_least(1), default=3,
                       help="alternating repeats, seeds 0..n-1")  # fmt: skip
@@ -201,14 +201,9 @@ def _add_bench(sub) -> None:
 
 
 def _cmd_bench_pipeline(args) -> int:
-    from cnncore.bench import compare_pipelines
+    from cnncore.bench import print_roofline, roofline
 
-    report = compare_pipelines(args.batches, args.batch_size, repeats=args.repeats)
-    print(report.to_string(index=False))
-    ratio = report["images_per_s"].iloc[1] / report["images_per_s"].iloc[0]
-    l0, l1 = report["final_loss"].iloc[0], report["final_loss"].iloc[1]
-    print(f"speed-up (cnncore Trainer / notebook pipeline): {ratio:.2f}x")
-    print(f"final losses (mean over {args.repeats} seeds) differ by {abs(l1 - l0) / l0:.1%}")
+    print_roofline(roofline(args.batches, args.batch_size, args.repeats))
     return 0
 
 
