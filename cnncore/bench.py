@@ -178,9 +178,13 @@ def step_overhead(batches: int = 24, batch_size: int = 256, repeats: int = 3) ->
     config = TrainConfig(epochs=1, batch_size=batch_size, max_batches=batches, precision="fp32")
     loop_best = bare_best = math.inf
     for _ in range(repeats):
-        times = []
-        trainer = Trainer(config, data, on_event=lambda e: e.kind == "train" and times.append(
-            time.perf_counter()))  # fmt: skip
+        times: list[float] = []
+
+        def on_event(event, times=times):
+            if event.kind == "train":
+                times.append(time.perf_counter())
+
+        trainer = Trainer(config, data, on_event=on_event)
         trainer.run()
         loop_best = min(loop_best, (times[-1] - times[0]) / (len(times) - 1))
         model, optimizer = trainer.model, trainer.optimizer
@@ -244,7 +248,7 @@ def print_roofline(report: dict, out=print) -> float:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         out(shown.round({"images_per_s": 0, "roofline_images_per_s": 0,
                          "fraction_of_roofline": 3}).to_string(index=False))  # fmt: skip
-    rate = dict(zip(zip(t["pipeline"], t["precision"]), t["images_per_s"], strict=True))
+    rate = {(p, q): r for p, q, r in t[["pipeline", "precision", "images_per_s"]].itertuples(False)}
     notebook = rate[("lesson notebook (Dataset + ToTensor + DataLoader)", "fp32")]
     trainer = rate[("cnncore Trainer (preloaded tensors)", "fp32")]
     out(f"effect of the data pipeline (both fp32): Trainer / notebook = {trainer / notebook:.2f}x")
