@@ -199,9 +199,13 @@ def _in_thread_with(threads: int | None, fn: Callable[[], dict]) -> dict:
         set_intraop_threads(threads)
         out["result"] = fn()
 
+    mine = torch.get_num_threads()
     worker = threading.Thread(target=work, name="speed-calibration")
     worker.start()
     worker.join()
+    # set_num_threads also set the process-wide default new threads adopt: put back the
+    # caller's, so the calibration leaves no trace on the thread counts of others.
+    torch.set_num_threads(mine)
     if "result" not in out:
         raise RuntimeError("the speed calibration failed")
     return out["result"]
