@@ -281,3 +281,135 @@ def accuracy_on_test_set(
                      "test_accuracy": test_acc, "test_loss": test_loss,
                      "seconds": round(result.seconds, 1)})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ refresh
+def _fill_history(job, batches: int) -> None:
+    """Record ``batches`` synthetic batches in a TrainingJob's history, as its worker would."""
+    from cnncore.train import Event
+
+    per_epoch = 200
+    base = {"lr": 1e-3, "batches_per_epoch": per_epoch, "total_batches": batches,
+            "images_per_s": 1000.0, "seconds_left": 1.0}  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.rand(batches, generator=gen).tolist()
+    for step in range(1, batches + 1):
+        epoch, batch = divmod(step - 1, per_epoch)
+        loss = 2.3 / math.sqrt(step) + 0.1 * noise[step - 1]
+        job._on_event(Event("train", step, epoch + 1, {**base, "loss": loss, "batch": batch + 1}))
+        if batch + 1 == per_epoch and epoch < 20:
+            job._on_event(Event("val", step, epoch + 1, {"lr": 1e-3, "loss": loss, "accuracy": 0.9}))
+
+
+def refresh_cost(sizes=(1_000, 100_000, 1_000_000), repeats: int = 5, before: int = 100_000):
+    """Seconds of one live-panel refresh (the job's snapshot, the loss and validation figures
+    built and serialised as Streamlit sends them) for a job that has recorded each of ``sizes``
+    batches; best of ``repeats``. For runs up to ``before`` batches also the cost of what a
+    refresh did before (a copy of the whole history, every point plotted)."""
+    from cnncore.jobs import TrainingJob
+    from cnncore.plots import training as plots
+
+    data = load_data("bundled")
+    rows = []
+    for n in sizes:
+        job = TrainingJob(TrainConfig(), data, store=None)
+        _fill_history(job, n)
+        best = unchanged = old = math.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            snap = job.snapshot()
+            h = snap["history"]
+            plots.loss_figure(h, 0.6).to_json()
+            plots.val_figure(h).to_json()
+            best = min(best, time.perf_counter() - t)
+            t = time.perf_counter()
+            job.snapshot(since=snap["version"])
+            unchanged = min(unchanged, time.perf_counter() - t)
+            if n <= before:  # the same figures with every point, from a whole copy
+                t = time.perf_counter()
+                full = plots.bounded_loss(job.history(), max_points=2 * n + 2)
+                plots.loss_figure(full, 0.6).to_json()
+                plots.val_figure(full).to_json()
+                old = min(old, time.perf_counter() - t)
+        rows.append({"batches": n, "points_sent": len(h["steps"]), "refresh_ms": best * 1e3,
+                     "unchanged_poll_ms": unchanged * 1e3,
+                     "before_ms": old * 1e3 if old < math.inf else math.nan})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ bigger data
+def bigger_data(folder: str, epochs: int = 3, seed: int = 0) -> dict:
+    """Train the ConvNet on an IDX folder in a fresh process (so its peak memory is its own):
+    seconds per epoch, peak resident memory (getrusage maxrss), test accuracy."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, resource, sys; from cnncore.bench import _bigger_data_child; "
+            "print(json.dumps(_bigger_data_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, folder, str(epochs), str(seed)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"bigger-data run failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _bigger_data_child(folder: str, epochs: int, seed: int) -> dict:
+    import resource
+
+    data = load_data(f"idx:{folder}")
+    clock = _Clock()
+    result = Trainer(TrainConfig(epochs=epochs, seed=seed), data, on_event=clock).run()
+    return {"source": data.source, "train_images": len(data.train),
+            "seconds_per_epoch": (result.seconds - clock.eval_seconds) / epochs,
+            "seconds": result.seconds, "precision": result.precision,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "val_accuracy": result.val_accuracy,
+            "test_accuracy": result.test_accuracy}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ README
+def readme_table(report: dict, refresh: pd.DataFrame, bigger: dict | None = None) -> str:
+    """The README's benchmark table as Markdown, every row naming the CPU it was measured on."""
+    cpu = f"{report['cpu']}, {report['threads']} threads"
+    t = report["table"]
+    rows = [("FLOPs of one training step per image (counted)",
+             f"{report['flops_per_image'] / 1e6:.2f} MFLOP", "any CPU (counted, not timed)")]  # fmt: skip
+    for p in ("fp32", "bf16"):
+        peak = report[f"{p}_peak"]
+        roof = peak * 1e9 / report["flops_per_image"]
+        where = cpu + (" (bf16 depends on the CPU: native bf16 units or not)" if p == "bf16" else "")
+        rows.append((f"matmul peak {p} (torch.mm) → roofline",
+                     f"{peak:.1f} GFLOP/s → {roof:,.0f} images/s", where))  # fmt: skip
+    for r in t.itertuples():
+        where = cpu + (" (depends on the CPU)" if r.precision == "bf16" else "")
+        rows.append((f"{r.pipeline}, {r.precision}",
+                     f"{r.images_per_s:,.0f} images/s = {r.fraction_of_roofline:.0%} of the "
+                     f"{r.precision} roofline ({r.batches} batches, final loss {r.final_loss:.3f})",
+                     where))  # fmt: skip
+    rate = {(p, q): v for p, q, v in t[["pipeline", "precision", "images_per_s"]].itertuples(False)}
+    nb = rate[("lesson notebook (Dataset + ToTensor + DataLoader)", "fp32")]
+    tr = rate[("cnncore Trainer (preloaded tensors)", "fp32")]
+    rows.append(("effect of the data pipeline (Trainer ÷ notebook, both fp32)", f"{tr / nb:.2f}x", cpu))
+    if ("cnncore Trainer (preloaded tensors)", "bf16") in rate:
+        bf = rate[("cnncore Trainer (preloaded tensors)", "bf16")]
+        rows.append(("effect of precision (Trainer bf16 ÷ fp32)", f"{bf / tr:.2f}x",
+                     cpu + " (depends on the CPU)"))  # fmt: skip
+    o = report["overhead"]
+    rows.append(("data pipeline's own cost in a Trainer step", f"{o['overhead']:.1%}", cpu))
+    for r in refresh.itertuples():
+        before = "" if math.isnan(r.before_ms) else f" (before: {r.before_ms:.0f} ms)"
+        rows.append((f"live panel refresh at {r.batches:,} recorded batches",
+                     f"{r.refresh_ms:.1f} ms, {r.points_sent:,} points sent{before}", cpu))  # fmt: skip
+    if bigger:
+        rows.append((f"ConvNet on {bigger['source']} ({bigger['train_images']:,} training images), "
+                     f"{bigger['precision']}",
+                     f"{bigger['seconds_per_epoch']:.0f} s per epoch, peak memory "
+                     f"{bigger['peak_rss_mib']:,.0f} MiB, test accuracy after 3 epochs "
+                     f"{bigger['test_accuracy']:.2%}", cpu))  # fmt: skip
+    rows.append(("same seed, same weights, bit for bit", "CPU fp32 and bf16, same number of "
+                 "threads, also with two jobs training at once (tests/test_train.py, "
+                 "tests/test_speed.py); on CUDA not checked", "checked by tests"))  # fmt: skip
+    lines = ["| figure | value | measured on |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
