@@ -141,3 +141,30 @@ def queue_check(data: Dataset, config: TrainConfig) -> list[str]:
 
 if __name__ == "__main__":
     _child(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
+
+
+def estimate_check(data: Dataset, config: TrainConfig | None = None, poll_s: float = 0.5,
+                   recalibrate: bool = False) -> dict:  # fmt: skip
+    """The training page's estimate against what happens: ``config`` (default: the page's
+    defaults) trained in a job polled and drawn like the page, from submit to done."""
+    import time
+
+    from cnncore.speed import calibrate, estimate_seconds
+
+    config = config or TrainConfig()
+    if recalibrate:
+        calibrate(config.model, "cpu", WORKER_THREADS, refresh=True)
+    estimate = estimate_seconds(config, data, WORKER_THREADS)
+    set_intraop_threads(1)
+    manager = JobManager(max_running=1)
+    started = time.perf_counter()
+    job = manager.submit(TrainingJob(config, data, store=None))
+    polls = 0
+    while not job.join(poll_s):
+        draw_like_the_page(job, data, weights=polls % 4 == 0)
+        polls += 1
+    actual = time.perf_counter() - started
+    manager.shutdown()
+    return {"estimate_s": estimate, "actual_s": actual, "ratio": actual / estimate,
+            "status": job.status, "precision": job.result.precision if job.result else "",
+            "threads": WORKER_THREADS, "polls": polls}  # fmt: skip

@@ -187,6 +187,11 @@ def _add_bench(sub) -> None:
     refresh = bench.add_parser("refresh", help="live panel refresh cost at 1k, 100k, 1M batches")
     refresh.add_argument("--repeats", type=_int_at_least(1), default=5)
     refresh.set_defaults(func=_cmd_bench_refresh)
+    est = bench.add_parser("estimate", help="the training page's time estimate vs the real run")
+    add_data_args(est)
+    est.set_defaults(data="bundled")
+    est.add_argument("--recalibrate", action="store_true", help="measure this machine again first")
+    est.set_defaults(func=_cmd_bench_estimate)
     readme = bench.add_parser("readme", help="regenerate the README's benchmark table (Markdown)")
     readme.add_argument("--batches", type=_int_at_least(1), default=64)
     readme.add_argument("--repeats", type=_int_at_least(1), default=3)
@@ -240,6 +245,18 @@ def _cmd_bench_refresh(args) -> int:
     print("refresh: the job's snapshot + loss and validation figures built and serialised; "
           "unchanged poll: snapshot(since=version) when nothing changed; before: a copy of "
           "the whole history with every point plotted")  # fmt: skip
+    return 0
+
+
+def _cmd_bench_estimate(args) -> int:
+    from cnncore.bench_jobs import estimate_check
+    from cnncore.speed import cpu_model
+
+    data = load_data_from_args(args)
+    r = estimate_check(data, recalibrate=args.recalibrate)
+    print(f"CPU: {cpu_model()}; the training page's default run ({r['precision']}, "
+          f"{r['threads']} thread(s), polled like the page): estimated {r['estimate_s']:.1f} s, "
+          f"took {r['actual_s']:.1f} s ({r['ratio']:.2f}x the estimate; target 0.70-1.30)")  # fmt: skip
     return 0
 
 

@@ -259,19 +259,7 @@ def step_seconds(entry: dict, batch: int, precision: str = "fp32") -> float:
     return t
 
 
-def estimate_seconds(config, data, threads: int | None = None, timer: Callable = _step_timer):
-    """Seconds the run ``config`` (a TrainConfig) on ``data`` should take on this machine with
-    ``threads`` intra-op threads: its training steps from the calibration (a + b * batch per
-    step, bf16 scaled by the measured ratio), plus evaluating the validation split after each
-    epoch and the test split once (a forward pass costs about a third of a training step)."""
-    from cnncore.train import resolve_device, resolve_precision
-
-    config.validate()
-    device = resolve_device(config.device)
-    entry = calibrate(config.model, device, threads, timer=timer)
-    precision = config.precision
-    if precision == "auto":
-        precision = resolve_precision("auto", device, threads)
+def _steps_estimate(entry: dict, config, data, precision: str) -> float:
     n = len(data.train)
     full, rest = divmod(n, config.batch_size)
     batches = [config.batch_size] * full + ([rest] if rest else [])
@@ -281,6 +269,50 @@ def estimate_seconds(config, data, threads: int | None = None, timer: Callable =
     eval_images = config.epochs * len(data.val) + len(data.test)
     per_image = step_seconds(entry, 1024, precision) / 1024
     return config.epochs * per_epoch + eval_images * per_image / 3
+
+
+def _cached_entry(key: str) -> dict | None:
+    with _lock:
+        entry = _memo.get(key) or _read_cache().get(key)
+    return entry if isinstance(entry, dict) and entry.get("version") == CALIBRATION_VERSION else None
+
+
+def estimate_seconds(config, data, threads: int | None = None, timer: Callable = _step_timer):
+    """Seconds the run ``config`` (a TrainConfig) on ``data`` should take on this machine with
+    ``threads`` intra-op threads: its training steps from the calibration (a + b * batch per
+    step, bf16 scaled by the measured ratio), plus evaluating the validation split after each
+    epoch and the test split once (a forward pass costs about a third of a training step);
+    then scaled by the median of (actual ÷ estimated) over this machine's last finished runs
+    (``record_run``), so the estimate follows what runs here really take."""
+    from cnncore.train import resolve_device, resolve_precision
+
+    config.validate()
+    device = resolve_device(config.device)
+    entry = calibrate(config.model, device, threads, timer=timer)
+    precision = config.precision
+    if precision == "auto":
+        precision = resolve_precision("auto", device, threads)
+    ratios = sorted(entry.get("run_ratios") or [1.0])
+    return _steps_estimate(entry, config, data, precision) * ratios[len(ratios) // 2]
+
+
+def record_run(config, data, seconds: float, precision: str, threads: int | None = None) -> None:
+    """After a finished run of ``seconds`` (training and evaluation): keep actual ÷ estimated
+    (the last 5) with this machine's calibration, if there is one (nothing is measured here)."""
+    from cnncore.train import resolve_device
+
+    device = resolve_device(config.device)
+    key = f"{machine_key(device, threads)}|{config.model}"
+    entry = _cached_entry(key)
+    if entry is None or seconds <= 0:
+        return
+    raw = _steps_estimate(entry, config, data, precision)
+    if raw <= 0:
+        return
+    entry = {**entry, "run_ratios": [*(entry.get("run_ratios") or [])[-4:], seconds / raw]}
+    with _lock:
+        _memo[key] = entry
+        _write_cache(key, entry)
 
 
 # ------------------------------------------------------------------------------ decimation
@@ -412,3 +444,15 @@ def ema_of_buckets(means: list[float], counts: list[int], weight: float) -> list
         n += k
         out.append(s / (1 - weight**n) if weight**n < 1 else m)
     return out
+
+
+def estimate_line(config, data, threads: int | None = None) -> str:
+    """One sentence for the training page before Start: the estimated wall time of ``config``
+    on ``data`` in a job of the app (``threads``: the job worker's count by default)."""
+    from cnncore.jobs import WORKER_THREADS
+
+    threads = threads or WORKER_THREADS
+    seconds = estimate_seconds(config, data, threads)
+    when = f"about {seconds:.0f} s" if seconds < 120 else f"about {seconds / 60:.0f} min"
+    return (f"Estimated time on this machine: {when} ({threads} thread"
+            f"{'s' if threads != 1 else ''}, from a short measurement of its training speed).")  # fmt: skip

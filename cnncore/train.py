@@ -371,6 +371,9 @@ class Trainer:
         seconds = self._elapsed()
         if status == "finished":
             message = f"finished {cfg.epochs} epoch(s) in {seconds:.1f} s"
+            from cnncore.speed import record_run
+
+            record_run(cfg, self.data, seconds, self.precision)  # later estimates learn from it
         self._record("end", epoch, status=status, message=message)
         return TrainResult(
             status, message, model, pd.DataFrame(self.metrics), val_loss, val_acc,
