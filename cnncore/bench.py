@@ -68,9 +68,11 @@ def notebook_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) ->
         criterion = torch.nn.CrossEntropyLoss()
         # The loader draws its own base seed per epoch: give it a generator of its own.
         loader = DataLoader(
-            train_data, batch_size=batch_size, sampler=SameOrder(len(train_data), gen),
+            train_data,
+            batch_size=batch_size,
+            sampler=SameOrder(len(train_data), gen),
             generator=torch.Generator().manual_seed(seed),
-        )  # fmt: skip
+        )
         losses, images = [], 0
         started = time.perf_counter()
         for _epoch in range(epochs):
@@ -83,9 +85,16 @@ def notebook_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) ->
                 images += len(labels)
         seconds = time.perf_counter() - started
     val_loss, val_acc = evaluate(model, data.val)
-    return {"pipeline": "lesson notebook (Dataset + ToTensor + DataLoader)", "precision": "fp32",
-            "images_per_s": images / seconds, "seconds": seconds, "batches": len(losses),
-            "losses": losses, "val_loss": val_loss, "val_accuracy": val_acc}  # fmt: skip
+    return {
+        "pipeline": "lesson notebook (Dataset + ToTensor + DataLoader)",
+        "precision": "fp32",
+        "images_per_s": images / seconds,
+        "seconds": seconds,
+        "batches": len(losses),
+        "losses": losses,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+    }
 
 
 class _Clock:
@@ -103,13 +112,24 @@ class _Clock:
             self.last_train = now
 
 
-def trainer_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int,
-                     precision: str = "fp32", max_batches: int = 0) -> dict:  # fmt: skip
+def trainer_pipeline(
+    data: Dataset,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    precision: str = "fp32",
+    max_batches: int = 0,
+) -> dict:
     """cnncore's Trainer on the same data: preloaded tensors, at ``precision``. Its rate counts
     the training loop (the Trainer's set-up and per-batch work included, the evaluation after
     each epoch not, as the notebook side has none)."""
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, precision=precision,
-                         max_batches=max_batches)  # fmt: skip
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        precision=precision,
+        max_batches=max_batches,
+    )
     clock = _Clock()
     started = time.perf_counter()
     trainer = Trainer(config, data, on_event=clock)  # converting the data to floats counts
@@ -118,18 +138,29 @@ def trainer_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int,
     train = result.metrics.query("kind == 'train'")
     losses = train["loss"].tolist()
     per_epoch = trainer.batches_per_epoch
-    images = sum(min(batch_size, len(data.train) - (b % per_epoch) * batch_size)
-                 for b in range(len(losses)))  # fmt: skip
+    images = sum(
+        min(batch_size, len(data.train) - (b % per_epoch) * batch_size) for b in range(len(losses))
+    )
     val_loss, val_acc = evaluate(result.model, data.val)
-    return {"pipeline": "cnncore Trainer (preloaded tensors)", "precision": trainer.precision,
-            "images_per_s": images / seconds, "seconds": seconds, "batches": len(losses),
-            "losses": losses, "val_loss": val_loss, "val_accuracy": val_acc}  # fmt: skip
+    return {
+        "pipeline": "cnncore Trainer (preloaded tensors)",
+        "precision": trainer.precision,
+        "images_per_s": images / seconds,
+        "seconds": seconds,
+        "batches": len(losses),
+        "losses": losses,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+    }
 
 
 def compare_pipelines(
-    batches: int = 64, batch_size: int = 256, seed: int = 0, repeats: int = 3,
+    batches: int = 64,
+    batch_size: int = 256,
+    seed: int = 0,
+    repeats: int = 3,
     bf16_batches: int | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Same ConvNet, batch size, bundled data, initial weights and batch order, trained for the
     same whole number of epochs (about ``batches`` batches): the notebook's pipeline and the
     Trainer both in fp32 (the pipeline's effect), then the Trainer in bf16 (precision's effect;
@@ -161,11 +192,14 @@ def compare_pipelines(
             rows.append(row)
     runs = pd.DataFrame(rows)
     summary = runs.groupby(["pipeline", "precision"], sort=False).agg(
-        images_per_s=("images_per_s", "max"), batches=("batches", "first"),
-        final_loss=("final_loss", "mean"), final_loss_min=("final_loss", "min"),
-        final_loss_max=("final_loss", "max"), val_loss=("val_loss", "mean"),
+        images_per_s=("images_per_s", "max"),
+        batches=("batches", "first"),
+        final_loss=("final_loss", "mean"),
+        final_loss_min=("final_loss", "min"),
+        final_loss_max=("final_loss", "max"),
+        val_loss=("val_loss", "mean"),
         val_accuracy=("val_accuracy", "mean"),
-    )  # fmt: skip
+    )
     return summary.reset_index().round(4)
 
 
@@ -201,8 +235,11 @@ def step_overhead(batches: int = 24, batch_size: int = 256, repeats: int = 3) ->
             optimizer.step()
             loss.item()
         bare_best = min(bare_best, (time.perf_counter() - t) / (len(prepared) - 1))
-    return {"loop_s": loop_best, "bare_s": bare_best,
-            "overhead": max(0.0, 1 - bare_best / loop_best)}  # fmt: skip
+    return {
+        "loop_s": loop_best,
+        "bare_s": bare_best,
+        "overhead": max(0.0, 1 - bare_best / loop_best),
+    }
 
 
 def roofline(batches: int = 64, batch_size: int = 256, repeats: int = 3) -> dict:
@@ -216,8 +253,9 @@ def roofline(batches: int = 64, batch_size: int = 256, repeats: int = 3) -> dict
     bf16_peak, bf16_n = matmul_peak(torch.bfloat16)
     # bf16 as slow as on CPUs without bf16 units: a few batches tell its rate.
     slow_bf16 = bf16_peak < 0.25 * fp32_peak
-    table = compare_pipelines(batches, batch_size, repeats=repeats,
-                              bf16_batches=2 if slow_bf16 else None)  # fmt: skip
+    table = compare_pipelines(
+        batches, batch_size, repeats=repeats, bf16_batches=2 if slow_bf16 else None
+    )
     # Measure the fp32 peak again after the pipelines and keep the best: a burst of load on a
     # shared machine during one measurement would otherwise flatter every fraction.
     fp32_peak = max(fp32_peak, matmul_peak(torch.float32)[0])
@@ -225,29 +263,59 @@ def roofline(batches: int = 64, batch_size: int = 256, repeats: int = 3) -> dict
     table["roofline_images_per_s"] = [peaks[p] * 1e9 / flops for p in table["precision"]]
     table["fraction_of_roofline"] = table["images_per_s"] / table["roofline_images_per_s"]
     overhead = step_overhead(batch_size=batch_size, repeats=repeats)
-    return {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "flops_per_image": flops, "fp32_peak": fp32_peak, "fp32_n": fp32_n,
-            "bf16_peak": bf16_peak, "bf16_n": bf16_n, "slow_bf16": slow_bf16,
-            "table": table, "overhead": overhead, "batch_size": batch_size}  # fmt: skip
+    return {
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "flops_per_image": flops,
+        "fp32_peak": fp32_peak,
+        "fp32_n": fp32_n,
+        "bf16_peak": bf16_peak,
+        "bf16_n": bf16_n,
+        "slow_bf16": slow_bf16,
+        "table": table,
+        "overhead": overhead,
+        "batch_size": batch_size,
+    }
 
 
 def print_roofline(report: dict, out=print) -> float:
     """Print ``roofline()``'s report; returns the Trainer's fraction of the fp32 roofline."""
     t = report["table"]
     out(f"CPU: {report['cpu']}, {report['threads']} threads, torch {report['torch']}")
-    out(f"FLOPs of one training step per image (forward + backward, counted with "
-        f"FlopCounterMode): {report['flops_per_image'] / 1e6:.2f} MFLOP")  # fmt: skip
+    out(
+        f"FLOPs of one training step per image (forward + backward, counted with "
+        f"FlopCounterMode): {report['flops_per_image'] / 1e6:.2f} MFLOP"
+    )
     for p in ("fp32", "bf16"):
         peak, n = report[f"{p}_peak"], report[f"{p}_n"]
-        note = " (depends on the CPU: no native bf16 here)" if p == "bf16" and report[
-            "slow_bf16"] else ""  # fmt: skip
-        out(f"measured matmul peak {p}: {peak:.1f} GFLOP/s (torch.mm {n}x{n}) -> roofline "
-            f"{peak * 1e9 / report['flops_per_image']:,.0f} images/s{note}")  # fmt: skip
-    shown = t[["pipeline", "precision", "images_per_s", "roofline_images_per_s",
-               "fraction_of_roofline", "batches", "final_loss", "val_accuracy"]]  # fmt: skip
+        note = (
+            " (depends on the CPU: no native bf16 here)"
+            if p == "bf16" and report["slow_bf16"]
+            else ""
+        )
+        out(
+            f"measured matmul peak {p}: {peak:.1f} GFLOP/s (torch.mm {n}x{n}) -> roofline "
+            f"{peak * 1e9 / report['flops_per_image']:,.0f} images/s{note}"
+        )
+    shown = t[
+        [
+            "pipeline",
+            "precision",
+            "images_per_s",
+            "roofline_images_per_s",
+            "fraction_of_roofline",
+            "batches",
+            "final_loss",
+            "val_accuracy",
+        ]
+    ]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        out(shown.round({"images_per_s": 0, "roofline_images_per_s": 0,
-                         "fraction_of_roofline": 3}).to_string(index=False))  # fmt: skip
+        out(
+            shown.round(
+                {"images_per_s": 0, "roofline_images_per_s": 0, "fraction_of_roofline": 3}
+            ).to_string(index=False)
+        )
     rate = {(p, q): r for p, q, r in t[["pipeline", "precision", "images_per_s"]].itertuples(False)}
     notebook = rate[("lesson notebook (Dataset + ToTensor + DataLoader)", "fp32")]
     trainer = rate[("cnncore Trainer (preloaded tensors)", "fp32")]
@@ -256,9 +324,11 @@ def print_roofline(report: dict, out=print) -> float:
     if bf16:
         out(f"effect of precision (Trainer bf16 / fp32, this CPU): {bf16 / trainer:.2f}x")
     o = report["overhead"]
-    out(f"data pipeline's own cost in a Trainer step: {o['overhead']:.1%} (whole loop "
+    out(
+        f"data pipeline's own cost in a Trainer step: {o['overhead']:.1%} (whole loop "
         f"{o['loop_s'] * 1e3:.1f} ms per batch, forward/backward/step on a prepared batch "
-        f"{o['bare_s'] * 1e3:.1f} ms)")  # fmt: skip
+        f"{o['bare_s'] * 1e3:.1f} ms)"
+    )
     fraction = trainer / (report["fp32_peak"] * 1e9 / report["flops_per_image"])
     out(f"trainer fraction of fp32 roofline: {fraction:.2f}")
     return fraction
@@ -275,11 +345,19 @@ def accuracy_on_test_set(
         config = TrainConfig(model=name.strip(), epochs=epochs, seed=seed)
         result = Trainer(config, data).run()
         test_loss, test_acc = evaluate(result.model, test)
-        rows.append({"model": config.model, "parameters": count_parameters(result.model),
-                     "train_images": len(data.train), "epochs": epochs,
-                     "val_accuracy": result.val_accuracy, "test_images": len(test),
-                     "test_accuracy": test_acc, "test_loss": test_loss,
-                     "seconds": round(result.seconds, 1)})  # fmt: skip
+        rows.append(
+            {
+                "model": config.model,
+                "parameters": count_parameters(result.model),
+                "train_images": len(data.train),
+                "epochs": epochs,
+                "val_accuracy": result.val_accuracy,
+                "test_images": len(test),
+                "test_accuracy": test_acc,
+                "test_loss": test_loss,
+                "seconds": round(result.seconds, 1),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -289,8 +367,13 @@ def _fill_history(job, batches: int) -> None:
     from cnncore.train import Event
 
     per_epoch = 200
-    base = {"lr": 1e-3, "batches_per_epoch": per_epoch, "total_batches": batches,
-            "images_per_s": 1000.0, "seconds_left": 1.0}  # fmt: skip
+    base = {
+        "lr": 1e-3,
+        "batches_per_epoch": per_epoch,
+        "total_batches": batches,
+        "images_per_s": 1000.0,
+        "seconds_left": 1.0,
+    }
     gen = torch.Generator().manual_seed(0)
     noise = torch.rand(batches, generator=gen).tolist()
     for step in range(1, batches + 1):
@@ -298,7 +381,9 @@ def _fill_history(job, batches: int) -> None:
         loss = 2.3 / math.sqrt(step) + 0.1 * noise[step - 1]
         job._on_event(Event("train", step, epoch + 1, {**base, "loss": loss, "batch": batch + 1}))
         if batch + 1 == per_epoch and epoch < 20:
-            job._on_event(Event("val", step, epoch + 1, {"lr": 1e-3, "loss": loss, "accuracy": 0.9}))
+            job._on_event(
+                Event("val", step, epoch + 1, {"lr": 1e-3, "loss": loss, "accuracy": 0.9})
+            )
 
 
 def refresh_cost(sizes=(1_000, 100_000, 1_000_000), repeats: int = 5, before: int = 100_000):
@@ -331,9 +416,15 @@ def refresh_cost(sizes=(1_000, 100_000, 1_000_000), repeats: int = 5, before: in
                 plots.loss_figure(full, 0.6).to_json()
                 plots.val_figure(full).to_json()
                 old = min(old, time.perf_counter() - t)
-        rows.append({"batches": n, "points_sent": len(h["steps"]), "refresh_ms": best * 1e3,
-                     "unchanged_poll_ms": unchanged * 1e3,
-                     "before_ms": old * 1e3 if old < math.inf else math.nan})  # fmt: skip
+        rows.append(
+            {
+                "batches": n,
+                "points_sent": len(h["steps"]),
+                "refresh_ms": best * 1e3,
+                "unchanged_poll_ms": unchanged * 1e3,
+                "before_ms": old * 1e3 if old < math.inf else math.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -345,10 +436,16 @@ def bigger_data(folder: str, epochs: int = 3, seed: int = 0) -> dict:
     import subprocess
     import sys
 
-    code = ("import json, resource, sys; from cnncore.bench import _bigger_data_child; "
-            "print(json.dumps(_bigger_data_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", code, folder, str(epochs), str(seed)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    code = (
+        "import json, resource, sys; from cnncore.bench import _bigger_data_child; "
+        "print(json.dumps(_bigger_data_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, folder, str(epochs), str(seed)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"bigger-data run failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -360,12 +457,16 @@ def _bigger_data_child(folder: str, epochs: int, seed: int) -> dict:
     data = load_data(f"idx:{folder}")
     clock = _Clock()
     result = Trainer(TrainConfig(epochs=epochs, seed=seed), data, on_event=clock).run()
-    return {"source": data.source, "train_images": len(data.train),
-            "seconds_per_epoch": (result.seconds - clock.eval_seconds) / epochs,
-            "seconds": result.seconds, "precision": result.precision,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "val_accuracy": result.val_accuracy,
-            "test_accuracy": result.test_accuracy}  # fmt: skip
+    return {
+        "source": data.source,
+        "train_images": len(data.train),
+        "seconds_per_epoch": (result.seconds - clock.eval_seconds) / epochs,
+        "seconds": result.seconds,
+        "precision": result.precision,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "val_accuracy": result.val_accuracy,
+        "test_accuracy": result.test_accuracy,
+    }
 
 
 # ------------------------------------------------------------------------------ README
@@ -373,43 +474,82 @@ def readme_table(report: dict, refresh: pd.DataFrame, bigger: dict | None = None
     """The README's benchmark table as Markdown, every row naming the CPU it was measured on."""
     cpu = f"{report['cpu']}, {report['threads']} threads"
     t = report["table"]
-    rows = [("FLOPs of one training step per image (counted)",
-             f"{report['flops_per_image'] / 1e6:.2f} MFLOP", "any CPU (counted, not timed)")]  # fmt: skip
+    rows = [
+        (
+            "FLOPs of one training step per image (counted)",
+            f"{report['flops_per_image'] / 1e6:.2f} MFLOP",
+            "any CPU (counted, not timed)",
+        )
+    ]
     for p in ("fp32", "bf16"):
         peak = report[f"{p}_peak"]
         roof = peak * 1e9 / report["flops_per_image"]
-        where = cpu + (" (bf16 depends on the CPU: native bf16 units or not)" if p == "bf16" else "")
-        rows.append((f"matmul peak {p} (torch.mm) → roofline",
-                     f"{peak:.1f} GFLOP/s → {roof:,.0f} images/s", where))  # fmt: skip
+        where = cpu + (
+            " (bf16 depends on the CPU: native bf16 units or not)" if p == "bf16" else ""
+        )
+        rows.append(
+            (
+                f"matmul peak {p} (torch.mm) → roofline",
+                f"{peak:.1f} GFLOP/s → {roof:,.0f} images/s",
+                where,
+            )
+        )
     for r in t.itertuples():
         where = cpu + (" (depends on the CPU)" if r.precision == "bf16" else "")
-        rows.append((f"{r.pipeline}, {r.precision}",
-                     f"{r.images_per_s:,.0f} images/s = {r.fraction_of_roofline:.0%} of the "
-                     f"{r.precision} roofline ({r.batches} batches, final loss {r.final_loss:.3f})",
-                     where))  # fmt: skip
+        rows.append(
+            (
+                f"{r.pipeline}, {r.precision}",
+                f"{r.images_per_s:,.0f} images/s = {r.fraction_of_roofline:.0%} of the "
+                f"{r.precision} roofline ({r.batches} batches, final loss {r.final_loss:.3f})",
+                where,
+            )
+        )
     rate = {(p, q): v for p, q, v in t[["pipeline", "precision", "images_per_s"]].itertuples(False)}
     nb = rate[("lesson notebook (Dataset + ToTensor + DataLoader)", "fp32")]
     tr = rate[("cnncore Trainer (preloaded tensors)", "fp32")]
-    rows.append(("effect of the data pipeline (Trainer ÷ notebook, both fp32)", f"{tr / nb:.2f}x", cpu))
+    rows.append(
+        ("effect of the data pipeline (Trainer ÷ notebook, both fp32)", f"{tr / nb:.2f}x", cpu)
+    )
     if ("cnncore Trainer (preloaded tensors)", "bf16") in rate:
         bf = rate[("cnncore Trainer (preloaded tensors)", "bf16")]
-        rows.append(("effect of precision (Trainer bf16 ÷ fp32)", f"{bf / tr:.2f}x",
-                     cpu + " (depends on the CPU)"))  # fmt: skip
+        rows.append(
+            (
+                "effect of precision (Trainer bf16 ÷ fp32)",
+                f"{bf / tr:.2f}x",
+                cpu + " (depends on the CPU)",
+            )
+        )
     o = report["overhead"]
     rows.append(("data pipeline's own cost in a Trainer step", f"{o['overhead']:.1%}", cpu))
     for r in refresh.itertuples():
         before = "" if math.isnan(r.before_ms) else f" (before: {r.before_ms:.0f} ms)"
-        rows.append((f"live panel refresh at {r.batches:,} recorded batches",
-                     f"{r.refresh_ms:.1f} ms, {r.points_sent:,} points sent{before}", cpu))  # fmt: skip
+        rows.append(
+            (
+                f"live panel refresh at {r.batches:,} recorded batches",
+                f"{r.refresh_ms:.1f} ms, {r.points_sent:,} points sent{before}",
+                cpu,
+            )
+        )
     if bigger:
-        rows.append((f"ConvNet on {bigger['source']} ({bigger['train_images']:,} training images), "
-                     f"{bigger['precision']}",
-                     f"{bigger['seconds_per_epoch']:.0f} s per epoch, peak memory "
-                     f"{bigger['peak_rss_mib']:,.0f} MiB, test accuracy after 3 epochs "
-                     f"{bigger['test_accuracy']:.2%}", cpu))  # fmt: skip
-    rows.append(("same seed, same weights, bit for bit", "CPU fp32 and bf16, same number of "
-                 "threads, also with two jobs training at once (tests/test_train.py, "
-                 "tests/test_speed.py); on CUDA not checked", "checked by tests"))  # fmt: skip
+        rows.append(
+            (
+                f"ConvNet on {bigger['source']} ({bigger['train_images']:,} training images), "
+                f"{bigger['precision']}",
+                f"{bigger['seconds_per_epoch']:.0f} s per epoch, peak memory "
+                f"{bigger['peak_rss_mib']:,.0f} MiB, test accuracy after 3 epochs "
+                f"{bigger['test_accuracy']:.2%}",
+                cpu,
+            )
+        )
+    rows.append(
+        (
+            "same seed, same weights, bit for bit",
+            "CPU fp32 and bf16, same number of "
+            "threads, also with two jobs training at once (tests/test_train.py, "
+            "tests/test_speed.py); on CUDA not checked",
+            "checked by tests",
+        )
+    )
     lines = ["| figure | value | measured on |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines)

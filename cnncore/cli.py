@@ -178,7 +178,7 @@ def _cmd_runs(args) -> int:
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks (speed and accuracy)")
     bench = p.add_subparsers(dest="bench", required=True)
-    pipe = bench.add_parser("pipeline", help="roofline: FLOPs, matmul peaks, notebook pipeline vs Trainer, fp32 vs bf16")
+    pipe = bench.add_parser("pipeline", help="roofline: FLOPs, matmul peaks, pipelines, precisions")
     pipe.add_argument("--batches", type=_int_at_least(1), default=64, help="batches per pipeline")
     pipe.add_argument("--repeats", type=_int_at_least(1), default=3,
                       help="alternating repeats, seeds 0..n-1")  # fmt: skip

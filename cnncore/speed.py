@@ -31,6 +31,7 @@ import torch.nn.functional as F
 BF16_MARGIN = 1.10  # bf16 is chosen only if measured at least 10% faster than fp32
 CHART_POINTS = 2000  # a live loss chart gets at most this many points (min/max decimated)
 CALIBRATION_VERSION = 1
+MIN_RECORDED_RUN_S = 3.0  # shorter runs do not teach estimates anything
 _lock = threading.Lock()
 _memo: dict[str, dict] = {}
 
@@ -136,7 +137,6 @@ def _step_timer(model_name: str, precision: str, batch: int, device: torch.devic
     model = prepare_model(build_model(model_name), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, 28, 28, generator=gen).to(device)
-    x = x.contiguous(memory_format=torch.channels_last)
     y = (torch.arange(batch) % 10).to(device)
 
     def step() -> float:
@@ -152,8 +152,9 @@ def _step_timer(model_name: str, precision: str, batch: int, device: torch.devic
     return step
 
 
-def measure(model_name: str = "convnet", device: torch.device | str = "cpu",
-            timer: Callable = _step_timer) -> dict:  # fmt: skip
+def measure(
+    model_name: str = "convnet", device: torch.device | str = "cpu", timer: Callable = _step_timer
+) -> dict:
     """The calibration itself (about half a second here): seconds per training step of the
     actual model, fp32 at 8 and 64 images (for estimates: a + b * images) and bf16 at 8 images,
     alternating, best of three. A bf16 whose first step is already 3x slower than fp32's first
@@ -177,13 +178,17 @@ def measure(model_name: str = "convnet", device: torch.device | str = "cpu",
     bf16_s = min(bf) if bf else first_bf16
     per_image = max((fp32_l - fp32_s) / (large - small), 1e-9)
     return {
-        "version": CALIBRATION_VERSION, "model": model_name,
+        "version": CALIBRATION_VERSION,
+        "model": model_name,
         "fp32_step_overhead_s": max(fp32_s - small * per_image, 0.0),
         "fp32_s_per_image": per_image,
-        "fp32_small_step_s": fp32_s, "bf16_small_step_s": bf16_s,
-        "bf16_over_fp32": fp32_s / bf16_s, "bf16_timed": not bf16_slow,
-        "small_batch": small, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }  # fmt: skip
+        "fp32_small_step_s": fp32_s,
+        "bf16_small_step_s": bf16_s,
+        "bf16_over_fp32": fp32_s / bf16_s,
+        "bf16_timed": not bf16_slow,
+        "small_batch": small,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def _in_thread_with(threads: int | None, fn: Callable[[], dict]) -> dict:
@@ -211,9 +216,13 @@ def _in_thread_with(threads: int | None, fn: Callable[[], dict]) -> dict:
     return out["result"]
 
 
-def calibrate(model_name: str = "convnet", device: torch.device | str = "cpu",
-              threads: int | None = None, refresh: bool = False,
-              timer: Callable = _step_timer) -> dict:  # fmt: skip
+def calibrate(
+    model_name: str = "convnet",
+    device: torch.device | str = "cpu",
+    threads: int | None = None,
+    refresh: bool = False,
+    timer: Callable = _step_timer,
+) -> dict:
     """This machine's calibration for ``model_name`` on ``threads`` intra-op threads (default:
     the caller's): from memory, else the cache file, else measured now and cached."""
     device = torch.device(device)
@@ -239,8 +248,9 @@ def clear_memo() -> None:
         _memo.clear()
 
 
-def auto_precision(device: torch.device | str = "cpu", threads: int | None = None,
-                   timer: Callable = _step_timer) -> tuple[str, float]:  # fmt: skip
+def auto_precision(
+    device: torch.device | str = "cpu", threads: int | None = None, timer: Callable = _step_timer
+) -> tuple[str, float]:
     """("bf16" or "fp32", measured bf16 ÷ fp32 speed of a training step). bf16 is chosen only
     when it measured at least ``BF16_MARGIN`` times as fast as fp32; on CUDA without bf16
     support, and wherever bf16 is slower, the answer is fp32."""
@@ -274,7 +284,9 @@ def _steps_estimate(entry: dict, config, data, precision: str) -> float:
 def _cached_entry(key: str) -> dict | None:
     with _lock:
         entry = _memo.get(key) or _read_cache().get(key)
-    return entry if isinstance(entry, dict) and entry.get("version") == CALIBRATION_VERSION else None
+    return (
+        entry if isinstance(entry, dict) and entry.get("version") == CALIBRATION_VERSION else None
+    )
 
 
 def estimate_seconds(config, data, threads: int | None = None, timer: Callable = _step_timer):
@@ -304,7 +316,7 @@ def record_run(config, data, seconds: float, precision: str, threads: int | None
     device = resolve_device(config.device)
     key = f"{machine_key(device, threads)}|{config.model}"
     entry = _cached_entry(key)
-    if entry is None or seconds <= 0:
+    if entry is None or seconds < MIN_RECORDED_RUN_S:  # a tiny run is mostly its start-up
         return
     raw = _steps_estimate(entry, config, data, precision)
     if raw <= 0:
@@ -454,5 +466,7 @@ def estimate_line(config, data, threads: int | None = None) -> str:
     threads = threads or WORKER_THREADS
     seconds = estimate_seconds(config, data, threads)
     when = f"about {seconds:.0f} s" if seconds < 120 else f"about {seconds / 60:.0f} min"
-    return (f"Estimated time on this machine: {when} ({threads} thread"
-            f"{'s' if threads != 1 else ''}, from a short measurement of its training speed).")  # fmt: skip
+    return (
+        f"Estimated time on this machine: {when} ({threads} thread"
+        f"{'s' if threads != 1 else ''}, from a short measurement of its training speed)."
+    )

@@ -50,18 +50,24 @@ class TrainConfig:
         checks = [
             (self.model in MODEL_NAMES, f"model must be one of {', '.join(MODEL_NAMES)}"),
             (_is_int(self.epochs) and self.epochs >= 1, "epochs must be a whole number >= 1"),
-            (_is_num(self.lr) and math.isfinite(self.lr) and 0 < self.lr <= 10,
-             "learning rate must be a number > 0 (and at most 10)"),
-            (_is_int(self.batch_size) and 1 <= self.batch_size <= 65536,
-             "batch size must be a whole number from 1 to 65536"),
+            (
+                _is_num(self.lr) and math.isfinite(self.lr) and 0 < self.lr <= 10,
+                "learning rate must be a number > 0 (and at most 10)",
+            ),
+            (
+                _is_int(self.batch_size) and 1 <= self.batch_size <= 65536,
+                "batch size must be a whole number from 1 to 65536",
+            ),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (_is_int(self.seed) and self.seed >= 0, "seed must be a whole number >= 0"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
             (_is_int(self.max_batches) and self.max_batches >= 0, "max_batches must be >= 0"),
-            (_is_int(self.augment_shift) and 0 <= self.augment_shift <= 8,
-             "augment_shift must be a whole number from 0 to 8"),
-        ]  # fmt: skip
+            (
+                _is_int(self.augment_shift) and 0 <= self.augment_shift <= 8,
+                "augment_shift must be a whole number from 0 to 8",
+            ),
+        ]
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
@@ -132,11 +138,11 @@ def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
 
 
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
-    """The model on ``device`` in the memory layout that trains fastest there."""
-    model = model.to(device)
-    if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    """The model on ``device``, in the layout that trains fastest there. Measured on a 2-core
+    AMD EPYC (CPU time per step, 1 thread, 25 alternating steps of 256 images): channels_last
+    gave 1,790 vs 1,758 images/s at best and 1,660 vs 1,693 at the median, no gain, so the
+    default layout stays."""
+    return model.to(device)
 
 
 def autocast(device: torch.device, precision: str):
@@ -242,10 +248,16 @@ def predict_proba(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     x = to_float(images) if images.dtype == torch.uint8 else images.float()
     was_training = model.training
     model.eval()
-    out = torch.cat([
-        F.softmax(model(x[i : i + EVAL_BATCH].to(device)).float(), dim=1).cpu()
-        for i in range(0, len(x), EVAL_BATCH)
-    ]) if len(x) else torch.empty(0, 10)  # fmt: skip
+    out = (
+        torch.cat(
+            [
+                F.softmax(model(x[i : i + EVAL_BATCH].to(device)).float(), dim=1).cpu()
+                for i in range(0, len(x), EVAL_BATCH)
+            ]
+        )
+        if len(x)
+        else torch.empty(0, 10)
+    )
     model.train(was_training)
     return out
 
@@ -258,9 +270,13 @@ class Trainer:
     """
 
     def __init__(
-        self, config: TrainConfig, data: Dataset, model: nn.Module | None = None,
-        on_event: Callable[[Event], None] | None = None, control: TrainControl | None = None,
-    ):  # fmt: skip
+        self,
+        config: TrainConfig,
+        data: Dataset,
+        model: nn.Module | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        control: TrainControl | None = None,
+    ):
         self.config = config.validate()
         self.data = data
         self.device = resolve_device(config.device)
@@ -296,8 +312,15 @@ class Trainer:
         return self.optimizer.param_groups[0]["lr"]
 
     def _record(self, kind: str, epoch: int, loss=None, accuracy=None, **values) -> None:
-        row = {"step": self.step, "epoch": epoch, "kind": kind, "loss": loss,
-               "accuracy": accuracy, "lr": self.lr, "seconds": round(self._elapsed(), 3)}  # fmt: skip
+        row = {
+            "step": self.step,
+            "epoch": epoch,
+            "kind": kind,
+            "loss": loss,
+            "accuracy": accuracy,
+            "lr": self.lr,
+            "seconds": round(self._elapsed(), 3),
+        }
         self.metrics.append(row)
         self.on_event(Event(kind, self.step, epoch, {**row, **values}))
 
@@ -324,8 +347,13 @@ class Trainer:
         cfg, model = self.config, self.model
         gen = self.generator
         self._started = time.perf_counter()
-        self._record("start", 0, total_batches=self.total_batches, precision=self.precision,
-                     device=str(self.device))  # fmt: skip
+        self._record(
+            "start",
+            0,
+            total_batches=self.total_batches,
+            precision=self.precision,
+            device=str(self.device),
+        )
         status, message = "finished", ""
         val_loss = val_acc = None
         images = 0
@@ -351,14 +379,22 @@ class Trainer:
                 images += len(idx)
                 loss_value = loss.item()
                 rate = images / max(self._elapsed(), 1e-9)
-                self._record("train", epoch, loss_value, batch=b + 1,
-                             batches_per_epoch=self.batches_per_epoch,
-                             total_batches=self.total_batches, images_per_s=rate,
-                             seconds_left=(self.total_batches - self.step) * cfg.batch_size / rate)  # fmt: skip
+                self._record(
+                    "train",
+                    epoch,
+                    loss_value,
+                    batch=b + 1,
+                    batches_per_epoch=self.batches_per_epoch,
+                    total_batches=self.total_batches,
+                    images_per_s=rate,
+                    seconds_left=(self.total_batches - self.step) * cfg.batch_size / rate,
+                )
                 if not math.isfinite(loss_value):
                     status = "diverged"
-                    message = (f"the loss became {loss_value} at batch {self.step}; training stopped. "
-                               "Try a smaller learning rate.")  # fmt: skip
+                    message = (
+                        f"the loss became {loss_value} at batch {self.step}; training stopped. "
+                        "Try a smaller learning rate."
+                    )
                     break
             if status != "finished":
                 break
@@ -376,7 +412,16 @@ class Trainer:
             record_run(cfg, self.data, seconds, self.precision)  # later estimates learn from it
         self._record("end", epoch, status=status, message=message)
         return TrainResult(
-            status, message, model, pd.DataFrame(self.metrics), val_loss, val_acc,
-            test_loss, test_acc, images / max(seconds, 1e-9), seconds, self.precision,
+            status,
+            message,
+            model,
+            pd.DataFrame(self.metrics),
+            val_loss,
+            val_acc,
+            test_loss,
+            test_acc,
+            images / max(seconds, 1e-9),
+            seconds,
+            self.precision,
             str(self.device),
-        )  # fmt: skip
+        )

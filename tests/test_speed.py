@@ -207,14 +207,22 @@ def test_a_run_does_not_use_the_global_generator(tiny_data):
 
 
 def test_estimates_follow_what_finished_runs_took(cache, bundled):
-    timer = FakeTimer(0.002, 0.0004)
+    timer = FakeTimer(0.02, 0.004)
     config = TrainConfig(epochs=1, batch_size=256, precision="fp32")
     first = speed.estimate_seconds(config, bundled, threads=1, timer=timer)
     speed.record_run(config, bundled, 2 * first, "fp32", threads=1)
-    assert speed.estimate_seconds(config, bundled, threads=1, timer=timer) == pytest.approx(2 * first)
+    assert speed.estimate_seconds(config, bundled, threads=1, timer=timer) == pytest.approx(
+        2 * first
+    )
     for _ in range(5):  # only the last five runs count; the median of them
         speed.record_run(config, bundled, 1.5 * first, "fp32", threads=1)
     speed.clear_memo()  # kept in the cache file too
-    assert speed.estimate_seconds(config, bundled, threads=1, timer=timer) == pytest.approx(1.5 * first)
+    assert speed.estimate_seconds(config, bundled, threads=1, timer=timer) == pytest.approx(
+        1.5 * first
+    )
     speed.record_run(config, bundled, 9.0, "fp32", threads=3)  # never calibrated: ignored
+    speed.record_run(config, bundled, 1.0, "fp32", threads=1)  # too short to count
+    assert speed.estimate_seconds(config, bundled, threads=1, timer=timer) == pytest.approx(
+        1.5 * first
+    )
     assert len(json.loads(cache.read_text())) == 1
