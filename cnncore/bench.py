@@ -262,7 +262,7 @@ def roofline(batches: int = 64, batch_size: int = 256, repeats: int = 3) -> dict
     peaks = {"fp32": fp32_peak, "bf16": bf16_peak}
     table["roofline_images_per_s"] = [peaks[p] * 1e9 / flops for p in table["precision"]]
     table["fraction_of_roofline"] = table["images_per_s"] / table["roofline_images_per_s"]
-    overhead = step_overhead(batch_size=batch_size, repeats=repeats)
+    overhead = step_overhead(max(3, min(24, batches)), batch_size, repeats)
     return {
         "cpu": cpu_model(),
         "threads": torch.get_num_threads(),

@@ -59,7 +59,7 @@ def test_damaged_run_is_reported_by_runs(tmp_path):
 
 
 def test_bench_pipeline_tiny_budget_reports_the_roofline():
-    proc = cli("bench", "pipeline", "--batches", "1", "--repeats", "1")
+    proc = cli("bench", "pipeline", "--batches", "1", "--repeats", "1", timeout=900)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "lesson notebook" in out and "cnncore Trainer" in out
