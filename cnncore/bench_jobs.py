@@ -60,8 +60,16 @@ def _measure_in_child(
 ) -> dict:
     """One measurement in a fresh process, so one mode's threads never slow the other's (the
     headless Trainer is the CLI, a process of its own; the job is the app's)."""
-    cmd = [sys.executable, "-m", "cnncore.bench_jobs", mode, json.dumps(config.to_dict()), spec,
-           str(poll_s), str(threads)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "cnncore.bench_jobs",
+        mode,
+        json.dumps(config.to_dict()),
+        spec,
+        str(poll_s),
+        str(threads),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child {mode} failed:\n{proc.stderr[-2000:]}")
@@ -77,8 +85,14 @@ def throughput(
     Trainer on every core (what the CLI uses). The CLI reports the best of each, since other
     work on the machine only ever slows a run down."""
     cores = os.cpu_count() or 1
-    modes = [("headless", WORKER_THREADS, f"headless Trainer, {WORKER_THREADS} thread(s)"),
-             ("job", WORKER_THREADS, f"TrainingJob polled every {poll_s:g} s, {WORKER_THREADS} thread(s)")]  # fmt: skip
+    modes = [
+        ("headless", WORKER_THREADS, f"headless Trainer, {WORKER_THREADS} thread(s)"),
+        (
+            "job",
+            WORKER_THREADS,
+            f"TrainingJob polled every {poll_s:g} s, {WORKER_THREADS} thread(s)",
+        ),
+    ]
     if cores != WORKER_THREADS:
         modes.append(("headless", cores, f"headless Trainer, {cores} threads (the CLI)"))
     rows = []
@@ -114,9 +128,19 @@ def queue_check(data: Dataset, config: TrainConfig) -> list[str]:
         store = RunStore(tmp)
         manager = JobManager(max_running=2)
         configs = [TrainConfig(**{**config.to_dict(), "seed": s}) for s in (1, 2, 3)]
-        jobs = [manager.submit(TrainingJob(c, data, store, session_id=f"session-{i}",
-                                           name=f"session {i}", tensorboard=False))
-                for i, c in enumerate(configs, start=1)]  # fmt: skip
+        jobs = [
+            manager.submit(
+                TrainingJob(
+                    c,
+                    data,
+                    store,
+                    session_id=f"session-{i}",
+                    name=f"session {i}",
+                    tensorboard=False,
+                )
+            )
+            for i, c in enumerate(configs, start=1)
+        ]
         states = [j.status for j in jobs]
         assert states[:2] == ["running", "running"] and states[2] == "queued", states
         assert jobs[2].queue_position == 1
@@ -132,8 +156,10 @@ def queue_check(data: Dataset, config: TrainConfig) -> list[str]:
             assert info.name == job.name and info.config["seed"] == job.config.seed
             assert info.summary["test_accuracy"] == job.result.test_accuracy
             assert batches == len(job.history()["steps"]) > 0
-            lines.append(f"{job.name}: {job.status}, run {job.run_id} (seed {info.config['seed']}, "
-                         f"{batches} batches, test accuracy {info.summary['test_accuracy']:.1%})")  # fmt: skip
+            lines.append(
+                f"{job.name}: {job.status}, run {job.run_id} (seed {info.config['seed']}, "
+                f"{batches} batches, test accuracy {info.summary['test_accuracy']:.1%})"
+            )
         waited = jobs[2].started - jobs[2].created
         lines.append(f"the third job waited {waited:.1f} s in the queue, then ran and finished")
     return lines
@@ -141,3 +167,37 @@ def queue_check(data: Dataset, config: TrainConfig) -> list[str]:
 
 if __name__ == "__main__":
     _child(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
+
+
+def estimate_check(
+    data: Dataset, config: TrainConfig | None = None, poll_s: float = 0.5, recalibrate: bool = False
+) -> dict:
+    """The training page's estimate against what happens: ``config`` (default: the page's
+    defaults) trained in a job polled and drawn like the page, from submit to done."""
+    import time
+
+    from cnncore.speed import calibrate, estimate_seconds
+
+    config = config or TrainConfig()
+    if recalibrate:
+        calibrate(config.model, "cpu", WORKER_THREADS, refresh=True)
+    estimate = estimate_seconds(config, data, WORKER_THREADS)
+    set_intraop_threads(1)
+    manager = JobManager(max_running=1)
+    started = time.perf_counter()
+    job = manager.submit(TrainingJob(config, data, store=None))
+    polls = 0
+    while not job.join(poll_s):
+        draw_like_the_page(job, data, weights=polls % 4 == 0)
+        polls += 1
+    actual = time.perf_counter() - started
+    manager.shutdown()
+    return {
+        "estimate_s": estimate,
+        "actual_s": actual,
+        "ratio": actual / estimate,
+        "status": job.status,
+        "precision": job.result.precision if job.result else "",
+        "threads": WORKER_THREADS,
+        "polls": polls,
+    }

@@ -75,6 +75,17 @@ def _add_train(sub) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def _why(config) -> str:
+    """Why ``auto`` precision chose what it chose (the measured bf16 ÷ fp32 speed)."""
+    if config.precision != "auto":
+        return ""
+    from cnncore.speed import auto_precision
+    from cnncore.train import resolve_device
+
+    precision, ratio = auto_precision(resolve_device(config.device))
+    return f" (auto: bf16 measured {ratio:.2f}x the speed of fp32 on this machine)"
+
+
 def _cmd_train(args) -> int:
     """Train and write the run as it goes: metrics rows as they come, a checkpoint at each epoch
     end. Ctrl-C asks the Trainer to stop after the current batch and saves the run as stopped
@@ -100,7 +111,7 @@ def _cmd_train(args) -> int:
         nonlocal bar
         v = event.values
         if event.kind == "start":
-            where = f"on {v['device']} with {v['precision']}"
+            where = f"on {v['device']} with {v['precision']}{_why(config)}"
             print(f"training {config.model} {where} (run {writer.id}; Ctrl-C stops and saves it)")
             bar = tqdm(total=v["total_batches"], unit="batch", dynamic_ncols=True)
         elif event.kind == "train":
@@ -203,12 +214,27 @@ def _cmd_runs(args) -> int:
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks (speed and accuracy)")
     bench = p.add_subparsers(dest="bench", required=True)
-    pipe = bench.add_parser("pipeline", help="lesson notebook's DataLoader pipeline vs the Trainer")
+    pipe = bench.add_parser("pipeline", help="roofline: FLOPs, matmul peaks, pipelines, precisions")
     pipe.add_argument("--batches", type=_int_at_least(1), default=64, help="batches per pipeline")
     pipe.add_argument("--repeats", type=_int_at_least(1), default=3,
                       help="alternating repeats, seeds 0..n-1")  # fmt: skip
     pipe.add_argument("--batch-size", type=_int_at_least(1), default=256)
     pipe.set_defaults(func=_cmd_bench_pipeline)
+    refresh = bench.add_parser("refresh", help="live panel refresh cost at 1k, 100k, 1M batches")
+    refresh.add_argument("--repeats", type=_int_at_least(1), default=5)
+    refresh.set_defaults(func=_cmd_bench_refresh)
+    est = bench.add_parser("estimate", help="the training page's time estimate vs the real run")
+    add_data_args(est)
+    est.set_defaults(data="bundled")
+    est.add_argument("--recalibrate", action="store_true", help="measure this machine again first")
+    est.set_defaults(func=_cmd_bench_estimate)
+    readme = bench.add_parser("readme", help="regenerate the README's benchmark table (Markdown)")
+    readme.add_argument("--batches", type=_int_at_least(1), default=64)
+    readme.add_argument("--repeats", type=_int_at_least(1), default=3)
+    readme.add_argument("--idx", default="/usr/share/datasets/fashion-mnist",
+                        help="a 60,000-image IDX folder to train 3 epochs on ('' to skip)")  # fmt: skip
+    readme.add_argument("--out", default="", help="write the table to this file too")
+    readme.set_defaults(func=_cmd_bench_readme)
     acc = bench.add_parser("accuracy", help="train on a source, test on an IDX test set")
     add_data_args(acc)
     acc.set_defaults(data="bundled")
@@ -237,14 +263,52 @@ def _add_bench(sub) -> None:
 
 
 def _cmd_bench_pipeline(args) -> int:
-    from cnncore.bench import compare_pipelines
+    from cnncore.bench import print_roofline, roofline
 
-    report = compare_pipelines(args.batches, args.batch_size, repeats=args.repeats)
-    print(report.to_string(index=False))
-    ratio = report["images_per_s"].iloc[1] / report["images_per_s"].iloc[0]
-    l0, l1 = report["final_loss"].iloc[0], report["final_loss"].iloc[1]
-    print(f"speed-up (cnncore Trainer / notebook pipeline): {ratio:.2f}x")
-    print(f"final losses (mean over {args.repeats} seeds) differ by {abs(l1 - l0) / l0:.1%}")
+    print_roofline(roofline(args.batches, args.batch_size, args.repeats))
+    return 0
+
+
+def _cmd_bench_refresh(args) -> int:
+    import torch
+
+    from cnncore.bench import refresh_cost
+    from cnncore.speed import cpu_model
+
+    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
+    table = refresh_cost(repeats=args.repeats)
+    print(table.round(2).to_string(index=False))
+    print("refresh: the job's snapshot + loss and validation figures built and serialised; "
+          "unchanged poll: snapshot(since=version) when nothing changed; before: a copy of "
+          "the whole history with every point plotted")  # fmt: skip
+    return 0
+
+
+def _cmd_bench_estimate(args) -> int:
+    from cnncore.bench_jobs import estimate_check
+    from cnncore.speed import cpu_model
+
+    data = load_data_from_args(args)
+    r = estimate_check(data, recalibrate=args.recalibrate)
+    print(f"CPU: {cpu_model()}; the training page's default run ({r['precision']}, "
+          f"{r['threads']} thread(s), polled like the page): estimated {r['estimate_s']:.1f} s, "
+          f"took {r['actual_s']:.1f} s ({r['ratio']:.2f}x the estimate; target 0.70-1.30)")  # fmt: skip
+    return 0
+
+
+def _cmd_bench_readme(args) -> int:
+    from pathlib import Path
+
+    from cnncore.bench import bigger_data, print_roofline, readme_table, refresh_cost, roofline
+
+    report = roofline(args.batches, 256, args.repeats)
+    print_roofline(report, out=lambda line: print(line, file=sys.stderr))
+    refresh = refresh_cost()
+    bigger = bigger_data(args.idx) if args.idx and Path(args.idx).is_dir() else None
+    table = readme_table(report, refresh, bigger)
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
     return 0
 
 

@@ -30,6 +30,7 @@ import torch
 from cnncore.data import Dataset
 from cnncore.errors import UserError
 from cnncore.runs import event_row
+from cnncore.speed import CHART_POINTS, MinMaxSeries
 from cnncore.train import Event, TrainConfig, TrainControl, Trainer, TrainResult
 
 ENDED = ("finished", "stopped", "failed", "diverged")
@@ -219,9 +220,12 @@ class TrainingJob(Job):
     """Trains ``config`` on ``data`` in the background and saves a run when it ends.
 
     ``store``: a ``RunStore`` (None: nothing saved, e.g. in the benchmark).
-    ``snapshot()`` adds ``history`` (see ``history()``), ``epoch``, ``batch``, ``images_per_s``,
-    ``seconds_left``, ``run_id`` and ``weights_step``; ``weights()`` gives the latest published
-    weights as a CPU state_dict.
+    ``snapshot(since)`` adds ``history`` (a bounded view, see ``chart_history()``; None when
+    nothing changed since version ``since``), ``version``, ``epoch``, ``batch``,
+    ``images_per_s``, ``seconds_left``, ``run_id`` and ``weights_step``; ``history()`` copies
+    every recorded point; ``weights()`` gives the latest published weights as a CPU state_dict.
+    A refresh's cost does not grow with the run: the loss curve is kept, as it comes, as at most
+    ``CHART_POINTS`` min/max points (O(1) per batch), and a poll copies only that.
     """
 
     kind = "training"
@@ -246,6 +250,8 @@ class TrainingJob(Job):
         self._val: list[dict] = []
         self._markers: list[dict] = []
         self._test: dict | None = None
+        self._series = MinMaxSeries(CHART_POINTS)
+        self._version = 0  # +1 whenever the history changes
         self._live = {"epoch": 0, "batch": 0, "batches_per_epoch": 0, "total_batches": 0,
                       "images_per_s": 0.0, "seconds_left": None, "lr": config.lr,
                       "precision": "", "device": ""}  # fmt: skip
@@ -273,6 +279,7 @@ class TrainingJob(Job):
             if event.kind == "train":
                 self._steps.append(event.step)
                 self._losses.append(v["loss"])
+                self._series.append(event.step, v["loss"])
                 live.update(epoch=event.epoch, batch=v["batch"],
                             batches_per_epoch=v["batches_per_epoch"],
                             total_batches=v["total_batches"], images_per_s=v["images_per_s"],
@@ -294,6 +301,8 @@ class TrainingJob(Job):
             elif event.kind == "start":
                 live.update(total_batches=v["total_batches"], precision=v["precision"],
                             device=v["device"])  # fmt: skip
+            if event.kind in ("train", "val", "test", "lr", "pause", "resume"):
+                self._version += 1
         if event.kind == "pause" or (
             event.kind == "train" and time.monotonic() - self._weights_at >= WEIGHTS_EVERY_S
         ):
@@ -380,18 +389,42 @@ class TrainingJob(Job):
                     "markers": [dict(m) for m in self._markers],
                     "test": dict(self._test) if self._test else None}  # fmt: skip
 
+    @property
+    def version(self) -> int:
+        """Goes up by one whenever the history changes (a poll can skip an unchanged one)."""
+        with self._lock:
+            return self._version
+
+    def chart_history(self) -> dict:
+        """What the live charts draw, bounded whatever the run's length: ``steps``/``losses``
+        at most ``CHART_POINTS`` min/max points of the per-batch loss (every point while the
+        run is short), ``buckets`` (last step, mean loss, batches) for the smoothed curve,
+        ``batches`` (how many were recorded), ``val``, ``markers``, ``test``, ``version``."""
+        with self._lock:
+            steps, losses = self._series.points()
+            return {"steps": steps, "losses": losses, "buckets": self._series.means(),
+                    "batches": len(self._series), "val": [dict(r) for r in self._val],
+                    "markers": [dict(m) for m in self._markers],
+                    "test": dict(self._test) if self._test else None,
+                    "version": self._version}  # fmt: skip
+
     def weights(self) -> tuple[dict[str, torch.Tensor] | None, int]:
         """(latest published CPU state_dict or None, the step it was taken at). The dict is never
         mutated after publishing, so callers may read it without copying."""
         with self._lock:
             return self._weights, self._weights_step
 
-    def snapshot(self) -> dict:
+    def snapshot(self, since: int | None = None) -> dict:
+        """The job's state; ``history`` is ``chart_history()``, or None if its version is still
+        ``since`` (the caller already has it)."""
         snap = super().snapshot()
         with self._lock:
             snap.update(self._live)
-            snap.update(history=self.history(), run_id=self.run_id, config=self.config.to_dict(),
-                        weights_step=self._weights_step, data_source=self.data_source)  # fmt: skip
+            unchanged = since is not None and since == self._version
+            snap.update(history=None if unchanged else self.chart_history(),
+                        version=self._version, run_id=self.run_id,
+                        config=self.config.to_dict(), weights_step=self._weights_step,
+                        data_source=self.data_source)  # fmt: skip
         return snap
 
 

@@ -1,6 +1,7 @@
 """The command line, run for real in a subprocess with tiny budgets."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -57,8 +58,20 @@ def test_damaged_run_is_reported_by_runs(tmp_path):
     assert "damaged" in proc.stdout and "config.json is missing" in proc.stdout
 
 
-def test_bench_pipeline_tiny_budget_reports_both_pipelines():
-    proc = cli("bench", "pipeline", "--batches", "1", "--repeats", "1")
+def test_bench_pipeline_tiny_budget_reports_the_roofline():
+    proc = cli("bench", "pipeline", "--batches", "1", "--repeats", "1", timeout=900)
     assert proc.returncode == 0, proc.stderr
-    assert "lesson notebook" in proc.stdout and "cnncore Trainer" in proc.stdout
-    assert "speed-up (cnncore Trainer / notebook pipeline):" in proc.stdout
+    out = proc.stdout
+    assert "lesson notebook" in out and "cnncore Trainer" in out
+    assert "32.41 MFLOP" in out and "measured matmul peak fp32" in out and "bf16" in out
+    assert "effect of the data pipeline (both fp32)" in out
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"trainer fraction of fp32 roofline: \d+\.\d\d", last)
+
+
+def test_bench_refresh_sends_a_bounded_number_of_points():
+    proc = cli("bench", "refresh", "--repeats", "1")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(r[0]) for r in rows] == [1000, 100000, 1000000]
+    assert int(rows[0][1]) == 1000 and all(int(r[1]) <= 2000 for r in rows)

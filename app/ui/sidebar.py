@@ -7,7 +7,8 @@ import streamlit as st
 from app.ui.data import CHOICES, current_dataset, idx_folders
 from app.ui.runs import run_store
 from cnncore.jobs import WORKER_THREADS
-from cnncore.train import resolve_device, resolve_precision
+from cnncore.speed import auto_precision
+from cnncore.train import resolve_device
 
 
 def render_sidebar() -> None:
@@ -35,7 +36,9 @@ def render_sidebar() -> None:
         device = resolve_device()
         st.caption(
             f"**Device:** {device.type.upper()} ({WORKER_THREADS} thread{'s' if WORKER_THREADS != 1 else ''} for training), "
-            f"precision {resolve_precision('auto', device)} by default"
+            "precision {} by default (measured here: bf16 trains at {:.2f}x the speed of fp32)".format(
+                *auto_precision(device, WORKER_THREADS)
+            )
         )
         runs = run_store().list()
         damaged = sum(1 for r in runs if r.damaged)

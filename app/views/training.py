@@ -1,10 +1,13 @@
 """Live training: train the lesson's CNN in a background job and watch it learn; compare runs."""
 
+import contextlib
+
 import streamlit as st
 
 from app.ui.data import current_dataset
 from app.ui.jobs import job_manager, job_panel, session_id
 from app.ui.runs import run_label, run_store
+from cnncore import speed
 from cnncore.analysis import evaluate_split, feature_maps, first_layer_filters, model_from_state
 from cnncore.errors import UserError
 from cnncore.jobs import TrainingJob, set_intraop_threads
@@ -65,6 +68,8 @@ with (
     name = st.text_input("Run name (optional)", max_chars=80)
     start = st.form_submit_button("Start training", type="primary", disabled=busy, icon=":material/play_arrow:",
                                   help="one run at a time per tab: stop the current one first" if busy else None)  # fmt: skip
+with contextlib.suppress(UserError):  # a bad value gets its message when Start is pressed
+    st.caption(speed.estimate_line(parse_config(v), data))
 if start and busy:  # a second click that raced the redraw
     st.warning("A run is already training in this tab: stop it before starting another.")
 elif start:

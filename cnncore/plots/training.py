@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from cnncore.analysis import ema_debiased
+from cnncore.speed import CHART_POINTS, MinMaxSeries, ema_of_buckets
 
 COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 MARKER_STYLE = {
@@ -79,16 +79,34 @@ def _markers(fig: go.Figure, markers: list[dict], row=None, col=None) -> None:
                                       yanchor="top"), **kw)  # fmt: skip
 
 
+def bounded_loss(history: dict, max_points: int = CHART_POINTS) -> dict:
+    """The per-batch loss of ``history`` as at most ``max_points`` min/max points plus bucket
+    means: a live job's ``chart_history()`` already is; a saved run's full lists are decimated
+    here (every point kept while there are at most ``max_points // 2``)."""
+    if "buckets" in history:
+        return history
+    series = MinMaxSeries(max_points)
+    for step, loss in zip(history["steps"], history["losses"], strict=True):
+        series.append(step, loss)
+    steps, losses = series.points()
+    return {**history, "steps": steps, "losses": losses, "buckets": series.means(),
+            "batches": len(series)}  # fmt: skip
+
+
 def loss_figure(history: dict, smoothing: float = 0.6, log_y: bool = False,
                 title: str = "Training loss per batch") -> go.Figure:  # fmt: skip
-    """Raw per-batch loss (faint), its debiased EMA (bold), validation loss at each epoch's end,
-    and vertical markers where the learning rate changed or training was paused/resumed."""
+    """Raw per-batch loss (faint; at most ~2,000 points: each bucket's lowest and highest, so
+    spikes stay), its debiased EMA (bold; exact while every batch is its own bucket, then the
+    EMA over bucket means), validation loss at each epoch's end, and vertical markers where the
+    learning rate changed or training was paused/resumed."""
+    history = bounded_loss(history)
     steps, losses = history["steps"], history["losses"]
+    mx, means, counts = history["buckets"]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=steps, y=losses, mode="lines", name="loss (raw)",
                              line=dict(color=COLORS[0], width=1), opacity=0.3,
                              hovertemplate="%{y:.4f}"))  # fmt: skip
-    fig.add_trace(go.Scatter(x=steps, y=ema_debiased(losses, smoothing), mode="lines",
+    fig.add_trace(go.Scatter(x=mx, y=ema_of_buckets(means, counts, smoothing), mode="lines",
                              name=f"loss (smoothed, w={smoothing:g})",
                              line=dict(color=COLORS[0], width=2.5), hovertemplate="%{y:.4f}"))  # fmt: skip
     val = history.get("val") or []
@@ -275,9 +293,10 @@ def overlay_figure(runs: list[tuple[str, pd.DataFrame]], smoothing: float = 0.6,
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
                         subplot_titles=("training loss (smoothed)", "validation accuracy"))  # fmt: skip
     for i, (name, metrics) in enumerate(runs):
-        h = history_from_metrics(metrics)
+        h = bounded_loss(history_from_metrics(metrics))
         color = COLORS[i % len(COLORS)]
-        fig.add_trace(go.Scatter(x=h["steps"], y=ema_debiased(h["losses"], smoothing), name=name,
+        mx, means, counts = h["buckets"]
+        fig.add_trace(go.Scatter(x=mx, y=ema_of_buckets(means, counts, smoothing), name=name,
                                  mode="lines", line=dict(color=color, width=2), legendgroup=name,
                                  hovertemplate="%{y:.4f}"), row=1, col=1)  # fmt: skip
         fig.add_trace(go.Scatter(x=[v["epoch"] for v in h["val"]],
