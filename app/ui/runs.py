@@ -71,7 +71,7 @@ def resolve_code(session_code: str | None, cookie_code: str | None, mode: str) -
     """(this visitor's workspace code, whether the cookie must be written) from the code this
     session already uses, the browser's cookie, and the server's mode. Never a URL parameter."""
     allow_local = mode == "personal"
-    for candidate, from_cookie in ((session_code, False), (cookie_code, True)):
+    for candidate in (session_code, cookie_code):
         if candidate:
             try:
                 return normalize_code(candidate, allow_local), False
