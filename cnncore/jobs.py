@@ -44,6 +44,18 @@ try:
     WORKER_THREADS = load_settings().threads_per_job
 except UserError:  # bad settings are reported where they are used (JobManager, the app, the CLI)
     WORKER_THREADS = max(1, (os.cpu_count() or 1) - 1)
+def _libc_trim():
+    """glibc's malloc_trim (None elsewhere): hands freed heap pages back to the system, which
+    glibc otherwise keeps in each thread's arena (a server's RSS then only grows)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+MALLOC_TRIM = _libc_trim()
 WEIGHTS_EVERY_S = 0.3  # how often a training worker publishes a copy of its weights
 
 
@@ -542,6 +554,8 @@ class JobManager:
     # -- internals (called with or without the lock; the lock is re-entrant) ----------------
     def _ended(self, job: Job) -> None:
         job._release()
+        if MALLOC_TRIM is not None:
+            MALLOC_TRIM(0)
         with self._lock:
             self._running.discard(job.id)
             if job in self._queue:
