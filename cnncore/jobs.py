@@ -44,6 +44,8 @@ try:
     WORKER_THREADS = load_settings().threads_per_job
 except UserError:  # bad settings are reported where they are used (JobManager, the app, the CLI)
     WORKER_THREADS = max(1, (os.cpu_count() or 1) - 1)
+
+
 def _libc_trim():
     """glibc's malloc_trim (None elsewhere): hands freed heap pages back to the system, which
     glibc otherwise keeps in each thread's arena (a server's RSS then only grows)."""
@@ -416,11 +418,15 @@ class JobManager:
         memory = int(getattr(job, "memory_bytes", 0) or 0)
         if isinstance(config, TrainConfig):
             if config.batch_size > s.max_batch_size:
-                raise UserError(f"batch size {config.batch_size:,} is over this server's limit "
-                                f"of {s.max_batch_size:,}; choose a smaller batch")  # fmt: skip
+                raise UserError(
+                    f"batch size {config.batch_size:,} is over this server's limit "
+                    f"of {s.max_batch_size:,}; choose a smaller batch"
+                )
             if config.epochs > s.max_epochs:
-                raise UserError(f"{config.epochs} epochs is over this server's limit of "
-                                f"{s.max_epochs}; choose fewer epochs")  # fmt: skip
+                raise UserError(
+                    f"{config.epochs} epochs is over this server's limit of "
+                    f"{s.max_epochs}; choose fewer epochs"
+                )
             data = getattr(job, "data", None)
             if data is not None:
                 memory = estimate_training_bytes(config, len(data.train))

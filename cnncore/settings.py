@@ -91,24 +91,44 @@ def profile_defaults(profile: str, n_cores: int | None = None, memory_mb: int | 
         threads = max(1, n - 1)
         at_once = max(1, n // threads)
         budget = mem // 2
-        return Settings(profile="laptop", mode="personal", address="localhost",
-                        jobs_at_once=at_once, threads_per_job=threads,
-                        running_per_visitor=8, queued_per_visitor=8,
-                        max_batch_size=4096, max_epochs=1000, memory_budget_mb=budget,
-                        memory_per_job_mb=budget, max_runs_per_workspace=1000,
-                        max_disk_mb_per_workspace=5000, cores=n)  # fmt: skip
+        return Settings(
+            profile="laptop",
+            mode="personal",
+            address="localhost",
+            jobs_at_once=at_once,
+            threads_per_job=threads,
+            running_per_visitor=8,
+            queued_per_visitor=8,
+            max_batch_size=4096,
+            max_epochs=1000,
+            memory_budget_mb=budget,
+            memory_per_job_mb=budget,
+            max_runs_per_workspace=1000,
+            max_disk_mb_per_workspace=5000,
+            cores=n,
+        )
     if profile == "class":
         # Many visitors: small jobs side by side, one core in eight (at least one) left for the
         # web server that answers every tab's polls and slider moves.
         threads = 2 if n >= 8 else 1
         at_once = max(1, (n - max(1, n // 8)) // threads)
         budget = int(mem * 0.6)
-        return Settings(profile="class", mode="class", address="0.0.0.0",
-                        jobs_at_once=at_once, threads_per_job=threads,
-                        running_per_visitor=1, queued_per_visitor=1, max_batch_size=1024,
-                        max_epochs=20, memory_budget_mb=budget,
-                        memory_per_job_mb=max(256, min(2048, budget // at_once)),
-                        max_runs_per_workspace=50, max_disk_mb_per_workspace=200, cores=n)  # fmt: skip
+        return Settings(
+            profile="class",
+            mode="class",
+            address="0.0.0.0",
+            jobs_at_once=at_once,
+            threads_per_job=threads,
+            running_per_visitor=1,
+            queued_per_visitor=1,
+            max_batch_size=1024,
+            max_epochs=20,
+            memory_budget_mb=budget,
+            memory_per_job_mb=max(256, min(2048, budget // at_once)),
+            max_runs_per_workspace=50,
+            max_disk_mb_per_workspace=200,
+            cores=n,
+        )
     raise UserError(f"profile {profile!r} is not known; use one of {', '.join(PROFILES)}")
 
 

@@ -107,8 +107,14 @@ class WorkspaceStore(RunStore):
     """One workspace's runs. Reads of an id the workspace does not hold fall through to the
     gallery; writes stay in the workspace, within ``max_runs`` and ``max_bytes``."""
 
-    def __init__(self, root, gallery: GalleryStore | None = None, workspace: str = LOCAL,
-                 max_runs: int | None = None, max_bytes: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        root,
+        gallery: GalleryStore | None = None,
+        workspace: str = LOCAL,
+        max_runs: int | None = None,
+        max_bytes: int | None = None,
+    ):
         super().__init__(root)
         self.gallery = gallery
         self.workspace = workspace
@@ -189,8 +195,12 @@ class WorkspaceStore(RunStore):
 class Workspaces:
     """Every workspace and the gallery under one runs root."""
 
-    def __init__(self, root: str | Path = DEFAULT_ROOT, max_runs: int | None = None,
-                 max_bytes: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        root: str | Path = DEFAULT_ROOT,
+        max_runs: int | None = None,
+        max_bytes: int | None = None,
+    ):
         self.root = Path(root)
         self.max_runs, self.max_bytes = max_runs, max_bytes
 

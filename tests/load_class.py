@@ -37,10 +37,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
-                 "--disable-backgrounding-occluded-windows"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-renderer-backgrounding",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+]
 TICKS = os.sysconf("SC_CLK_TCK")
 TIMEOUT_MS = 20_000  # a slider move not settled by then counts as 20 s
 FAILS: list[str] = []
@@ -79,14 +85,32 @@ def rss_mb(pid: int) -> float:
 
 def start_server(work: Path, env_extra: dict) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "CNN_EXPLORER_RUNS": str(work / "runs"), "CNN_EXPLORER_SOURCE": "bundled",
-           "CNN_EXPLORER_OFFLINE": "1", "CNN_EXPLORER_PROFILE": "class", **env_extra}  # fmt: skip
+    env = {
+        **os.environ,
+        "CNN_EXPLORER_RUNS": str(work / "runs"),
+        "CNN_EXPLORER_SOURCE": "bundled",
+        "CNN_EXPLORER_OFFLINE": "1",
+        "CNN_EXPLORER_PROFILE": "class",
+        **env_extra,
+    }
     log = open(work / "server.log", "w")  # noqa: SIM115 (the process owns it)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.port",
-         str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/streamlit_app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -198,8 +222,10 @@ def train_rate(page, seconds: float) -> float:
             rates.append(r)
         time.sleep(1)
     if not rates:
-        print("no images/s shown; the page reads:", page.locator('[data-testid="stMain"]')
-              .inner_text()[:600].replace("\n", " | "))  # fmt: skip
+        print(
+            "no images/s shown; the page reads:",
+            page.locator('[data-testid="stMain"]').inner_text()[:600].replace("\n", " | "),
+        )
     return statistics.median(rates) if rates else 0.0
 
 
@@ -219,11 +245,19 @@ def main() -> int:
 
     cores = len(os.sched_getaffinity(0))
     threads = max(1, cores // args.jobs_at_once)
-    env = {"CNN_EXPLORER_JOBS_AT_ONCE": str(args.jobs_at_once),
-           "CNN_EXPLORER_THREADS_PER_JOB": str(threads),
-           "CNN_EXPLORER_QUEUED_PER_VISITOR": "1"}  # fmt: skip
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), "?")  # fmt: skip
+    env = {
+        "CNN_EXPLORER_JOBS_AT_ONCE": str(args.jobs_at_once),
+        "CNN_EXPLORER_THREADS_PER_JOB": str(threads),
+        "CNN_EXPLORER_QUEUED_PER_VISITOR": "1",
+    }
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     print(f"CPU: {cpu}, {cores} cores; jobs_at_once {args.jobs_at_once} x {threads} thread(s)")
     work = Path(tempfile.mkdtemp(prefix="cnn-load-"))
     proc, url = start_server(work, env)
@@ -240,9 +274,11 @@ def main() -> int:
             c0 = cpu_seconds(proc.pid)
             alone = [slider_move(conv, slider, k) for k in ["ArrowRight", "ArrowLeft"] * 5]
             per_move = (cpu_seconds(proc.pid) - c0) / len(alone)
-            print(f"alone: slider p50 {statistics.median(alone):.2f} s, p95 "
-                  f"{percentile(alone, 0.95):.2f} s; server CPU per slider move "
-                  f"{per_move * 1000:.0f} ms")  # fmt: skip
+            print(
+                f"alone: slider p50 {statistics.median(alone):.2f} s, p95 "
+                f"{percentile(alone, 0.95):.2f} s; server CPU per slider move "
+                f"{per_move * 1000:.0f} ms"
+            )
 
             ctx, trainer = open_tab(browser, url, "training")
             contexts.append(ctx)
@@ -262,8 +298,10 @@ def main() -> int:
 
             polls = (time.monotonic() - t0) / POLL_PAUSED_S
             per_poll = idle_cpu / polls
-            print(f"alone: server CPU per poll of a training tab {per_poll * 1000:.0f} ms "
-                  f"({polls:.0f} polls in 10 s, paused job)")  # fmt: skip
+            print(
+                f"alone: server CPU per poll of a training tab {per_poll * 1000:.0f} ms "
+                f"({polls:.0f} polls in 10 s, paused job)"
+            )
             trainer.get_by_role("button", name="Stop").click()
             time.sleep(5)
             # every page has been drawn and a job has run and ended: memory is warmed up
@@ -294,14 +332,18 @@ def main() -> int:
                         rates[i].append(r)
             together = [statistics.median(r) if r else 0.0 for r in rates.values()]
             p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
-            print(f"together ({args.tabs} tabs, {args.trainers} training): slider p50 {p50:.2f} s, "
-                  f"p95 {p95:.2f} s over {len(latencies)} moves; trainers "
-                  + ", ".join(f"{r:,.0f}" for r in together)
-                  + f" images/s = {min(together) / max(rate_alone, 1):.0%} of alone")  # fmt: skip
+            print(
+                f"together ({args.tabs} tabs, {args.trainers} training): slider p50 {p50:.2f} s, "
+                f"p95 {p95:.2f} s over {len(latencies)} moves; trainers "
+                + ", ".join(f"{r:,.0f}" for r in together)
+                + f" images/s = {min(together) / max(rate_alone, 1):.0%} of alone"
+            )
             check(p95 <= 2.0, f"slider p95 {p95:.2f} s <= 2 s")
-            check(min(together) >= 0.7 * rate_alone,
-                  f"trainers keep >= 70% of their one-tab speed ({min(together):,.0f} vs "
-                  f"{rate_alone:,.0f})")  # fmt: skip
+            check(
+                min(together) >= 0.7 * rate_alone,
+                f"trainers keep >= 70% of their one-tab speed ({min(together):,.0f} vs "
+                f"{rate_alone:,.0f})",
+            )
             for page in tabs[: args.trainers]:
                 page.get_by_role("button", name="Stop").click()
             time.sleep(3)
@@ -357,9 +399,11 @@ def main() -> int:
         per_student = max(per_move / 2.0, per_poll / POLL_RUNNING_S)
         rho = 0.5  # utilisation that keeps p95 queueing delay near one service time
         per_core = rho / per_student
-        print(f"capacity: one core serves ~{per_core:.0f} students at p95 <= 1 s "
-              f"(a student costs {per_student * 1000:.0f} ms CPU per second, at {rho:.0%} "
-              "utilisation)")  # fmt: skip
+        print(
+            f"capacity: one core serves ~{per_core:.0f} students at p95 <= 1 s "
+            f"(a student costs {per_student * 1000:.0f} ms CPU per second, at {rho:.0%} "
+            "utilisation)"
+        )
         print(
             "capacity, 16 cores: one Streamlit process is one core of page work (the GIL): "
             f"~{per_core:.0f} students per process; 7 training jobs x 2 threads use 14 cores"

@@ -73,17 +73,28 @@ def test_batch_size_epochs_and_memory_are_checked_before_queueing(tiny_data):
         m.submit(TrainingJob(cfg(batch_size=1024), tiny_data))
     with pytest.raises(UserError, match="6 epochs is over this server's limit of 5"):
         m.submit(TrainingJob(cfg(epochs=6), tiny_data))
-    big = Dataset("fake", "", tiny_data.classes, Split(torch.zeros(200_000, 1, 28, 28,
-                  dtype=torch.uint8), torch.zeros(200_000, dtype=torch.long)), tiny_data.val,
-                  tiny_data.test)  # fmt: skip
+    big = Dataset(
+        "fake",
+        "",
+        tiny_data.classes,
+        Split(
+            torch.zeros(200_000, 1, 28, 28, dtype=torch.uint8),
+            torch.zeros(200_000, dtype=torch.long),
+        ),
+        tiny_data.val,
+        tiny_data.test,
+    )
     with pytest.raises(UserError, match="would need about .* more than the 300 MB one job may"):
         m.submit(TrainingJob(cfg(batch_size=512), big))
     assert m.jobs() == [] and m.shutdown(5)
 
 
 def test_a_job_waits_until_its_memory_fits_next_to_the_running_ones(tiny_data, gate):
-    m = JobManager(settings=settings(jobs_at_once=4, threads_per_job=1, memory_budget_mb=1000,
-                                     memory_per_job_mb=700))  # fmt: skip
+    m = JobManager(
+        settings=settings(
+            jobs_at_once=4, threads_per_job=1, memory_budget_mb=1000, memory_per_job_mb=700
+        )
+    )
     heavy = FunctionJob(blocker(gate), "alice")
     heavy.memory_bytes = 600e6
     other = FunctionJob(blocker(gate), "bob")
@@ -175,12 +186,16 @@ def test_an_ended_job_holds_no_trainer_and_no_dataset_tensors():
 
 def test_twelve_jobs_on_60k_images_leave_memory_where_it_was():
     data = fake_data(60_000)
-    m = JobManager(settings=settings(jobs_at_once=1, threads_per_job=1, running_per_visitor=1,
-                                     queued_per_visitor=20))  # fmt: skip
+    m = JobManager(
+        settings=settings(
+            jobs_at_once=1, threads_per_job=1, running_per_visitor=1, queued_per_visitor=20
+        )
+    )
     gc.collect()
     start = rss_bytes()
-    jobs = [m.submit(TrainingJob(cfg(max_batches=2, batch_size=64), data, None, "a"))
-            for _ in range(12)]  # fmt: skip
+    jobs = [
+        m.submit(TrainingJob(cfg(max_batches=2, batch_size=64), data, None, "a")) for _ in range(12)
+    ]
     for job in jobs:
         assert job.join(120) and job.status == "finished"
     gc.collect()
@@ -199,8 +214,13 @@ def test_memory_estimate_is_near_the_measured_peak(tmp_path):
 
     script = ROOT / "tests" / "memory_peak.py"
     for args in (["convnet", "1024", "20000"], ["fcnet", "256", "60000"]):
-        out = subprocess.run([sys.executable, str(script), *args], capture_output=True,
-                             text=True, timeout=300, cwd=ROOT)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, str(script), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
         assert out.returncode == 0, out.stderr
         measured, estimate = (float(x) for x in out.stdout.split()[-2:])
         assert estimate / 2 < measured < estimate * 2, (args, measured, estimate)

@@ -48,13 +48,15 @@ def test_file_then_environment_override_the_profile(tmp_path):
         ({"CNN_EXPLORER_PROFILE": "school"}, "profile 'school' is not known"),
         ({"CNN_EXPLORER_JOBS_AT_ONCE": "many"}, "not a whole number"),
         ({"CNN_EXPLORER_MAX_BATCH_SIZE": "0"}, "must be at least 1"),
-        ({"CNN_EXPLORER_JOBS_AT_ONCE": "4", "CNN_EXPLORER_THREADS_PER_JOB": "2"},
-         "more than the 4 cores"),
+        (
+            {"CNN_EXPLORER_JOBS_AT_ONCE": "4", "CNN_EXPLORER_THREADS_PER_JOB": "2"},
+            "more than the 4 cores",
+        ),
         ({"CNN_EXPLORER_MODE": "open"}, "use one of personal, class"),
         ({"CNN_EXPLORER_MEMORY_PER_JOB_MB": "99999999"}, "could never start"),
         ({"CNN_EXPLORER_CONFIG": "/nonexistent/cnn.toml"}, "does not exist"),
     ],
-)  # fmt: skip
+)
 def test_bad_settings_are_one_plain_sentence(env, says):
     with pytest.raises(UserError, match=says) as exc:
         load_settings(env, n_cores=4)

@@ -13,10 +13,15 @@ SESSION_IDLE_S = 30 * 60  # a workspace not seen for this long has gone: its job
 POLL_RUNNING_S = 0.5  # a running job: live curves twice a second
 POLL_PAUSED_S = 2.0  # a paused job changes only when its visitor acts
 POLL_QUEUED_S = 3.0  # a queued job: its position and wait change slowly
-STATUS_ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
-                "paused": ":material/pause_circle:", "finished": ":material/check_circle:",
-                "stopped": ":material/stop_circle:", "failed": ":material/error:",
-                "diverged": ":material/warning:"}  # fmt: skip
+STATUS_ICONS = {
+    "queued": ":material/hourglass_top:",
+    "running": ":material/directions_run:",
+    "paused": ":material/pause_circle:",
+    "finished": ":material/check_circle:",
+    "stopped": ":material/stop_circle:",
+    "failed": ":material/error:",
+    "diverged": ":material/warning:",
+}
 
 
 @st.cache_resource
@@ -60,8 +65,7 @@ def job_status_line(snap: dict) -> str:
     status = snap["status"]
     text = f"{STATUS_ICONS.get(status, '')} **{status}** — {snap['message']}"
     if status == "queued" and snap.get("queue_position"):
-        text = (f"{STATUS_ICONS['queued']} **queued** — other jobs are training; "
-                f"{queue_text(snap)}")  # fmt: skip
+        text = f"{STATUS_ICONS['queued']} **queued** — other jobs are training; {queue_text(snap)}"
     return text
 
 

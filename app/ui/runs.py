@@ -168,8 +168,9 @@ def workspace_sidebar() -> None:
         )
         st.code(code, language=None)
         with st.form("ws_switch", border=False):
-            typed = st.text_input("Open another workspace", placeholder="XXXX-XXXX-XXXX-XXXX",
-                                  key="ws_switch_code")  # fmt: skip
+            typed = st.text_input(
+                "Open another workspace", placeholder="XXXX-XXXX-XXXX-XXXX", key="ws_switch_code"
+            )
             if st.form_submit_button("Open"):
                 try:
                     switch_workspace(typed)
@@ -197,8 +198,9 @@ def pick_run(label: str, key: str, models: tuple[str, ...] | None = None) -> str
     model names); returns a run id that ``run_store()`` opens."""
     own = run_store().list()
     owned = {r.id for r in own}
-    runs = [r for r in own + [g for g in gallery_store().list() if g.id not in owned]
-            if not r.damaged]  # fmt: skip
+    runs = [
+        r for r in own + [g for g in gallery_store().list() if g.id not in owned] if not r.damaged
+    ]
     if models is not None:
         runs = [r for r in runs if (r.config or {}).get("model") in models]
     if not runs:
@@ -212,9 +214,12 @@ def publish_button(run_id: str, key: str = "publish") -> None:
     """Publish one of the visitor's runs to the class gallery (a copy; everyone can see it)."""
     c = st.columns([2, 1.3], vertical_alignment="bottom")
     by = c[0].text_input("Your name for the gallery (optional)", key=f"{key}_by", max_chars=60)
-    if c[1].button("Publish to the class gallery", key=key, icon=":material/public:",
-                   help="a copy everyone on this server can see; it cannot be undone from the "
-                   "app"):  # fmt: skip
+    if c[1].button(
+        "Publish to the class gallery",
+        key=key,
+        icon=":material/public:",
+        help="a copy everyone on this server can see; it cannot be undone from the app",
+    ):
         try:
             gallery_id = workspaces().publish(workspace_id(), run_id, by)
             st.success(f"Published: everyone now finds it as `{gallery_id}`.")

@@ -26,8 +26,9 @@ def test_resolve_code_uses_the_session_then_the_cookie_never_anything_else():
 
 def save_run(store, name):
     metrics = pd.DataFrame([{"step": 1, "epoch": 1, "kind": "train", "loss": 1.0}])
-    result = TrainResult("finished", "done", build_model("convnet"), metrics, 0.5, 0.9, 0.5, 0.9,
-                         100.0, 1.0)  # fmt: skip
+    result = TrainResult(
+        "finished", "done", build_model("convnet"), metrics, 0.5, 0.9, 0.5, 0.9, 100.0, 1.0
+    )
     return store.save(result, TrainConfig(), "bundled", name=name)
 
 

@@ -27,14 +27,31 @@ pytestmark = pytest.mark.e2e
 def class_server(tmp_path_factory):
     _require_browser()
     port, work = _free_port(), tmp_path_factory.mktemp("class-server")
-    env = {**os.environ, "CNN_EXPLORER_RUNS": str(work / "runs"), "CNN_EXPLORER_SOURCE": "bundled",
-           "CNN_EXPLORER_OFFLINE": "1", "CNN_EXPLORER_PROFILE": "class"}  # fmt: skip
+    env = {
+        **os.environ,
+        "CNN_EXPLORER_RUNS": str(work / "runs"),
+        "CNN_EXPLORER_SOURCE": "bundled",
+        "CNN_EXPLORER_OFFLINE": "1",
+        "CNN_EXPLORER_PROFILE": "class",
+    }
     log = open(work / "server.log", "w")  # noqa: SIM115 (closed at teardown)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.port",
-         str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/streamlit_app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
