@@ -9,7 +9,9 @@ if str(ROOT) not in sys.path:  # so `streamlit run app/streamlit_app.py` finds c
 
 import streamlit as st  # noqa: E402
 
+from app.ui.runs import settings  # noqa: E402
 from app.ui.sidebar import render_sidebar  # noqa: E402
+from cnncore.errors import UserError  # noqa: E402
 from cnncore.jobs import set_intraop_threads  # noqa: E402
 
 # Page-side tensor work is small; one intra-op thread here keeps the cores for training jobs
@@ -41,5 +43,10 @@ pages = [
     ),
 ]
 page = st.navigation(pages)
+try:  # the teacher's settings (cnn-explorer.toml, CNN_EXPLORER_*): a bad one stops every page
+    settings()
+except UserError as exc:
+    st.error(f"CNN Explorer cannot start: {exc}.")
+    st.stop()
 render_sidebar()
 page.run()

@@ -16,6 +16,7 @@ message as is, anything else prefixed by its type), and ``traceback`` kept for t
 from __future__ import annotations
 
 import collections
+import math
 import os
 import threading
 import time
@@ -31,16 +32,34 @@ from cnncore.data import Dataset
 from cnncore.errors import UserError
 from cnncore.runs import event_row
 from cnncore.speed import CHART_POINTS, MinMaxSeries
+from cnncore.memory import estimate_training_bytes, mb
+from cnncore.settings import Settings, load_settings
 from cnncore.train import Event, TrainConfig, TrainControl, Trainer, TrainResult
 
 ENDED = ("finished", "stopped", "failed", "diverged")
-# A job's worker leaves one core to the web server and the browser, which redraws the live panel
-# twice a second: on this 2-core machine, with the page open in a local Chromium, training ran at
-# ~6,800 images/s on one thread but ~4,100 on two (OpenMP threads stall whenever the browser
-# takes one of their cores). $CNN_EXPLORER_TRAIN_THREADS overrides (e.g. a remote browser).
-WORKER_THREADS = int(os.environ.get("CNN_EXPLORER_TRAIN_THREADS", 0)) or max(
-    1, (os.cpu_count() or 1) - 1
-)
+# Compute threads per job: the settings' threads_per_job (cnncore/settings.py). On a laptop a job
+# leaves one core to the web server and the browser, which redraws the live panel: on this 2-core
+# machine, with the page open in a local Chromium, training ran at ~6,800 images/s on one thread
+# but ~4,100 on two (OpenMP threads stall whenever the browser takes one of their cores).
+# $CNN_EXPLORER_THREADS_PER_JOB (or the older $CNN_EXPLORER_TRAIN_THREADS) overrides.
+try:
+    WORKER_THREADS = load_settings().threads_per_job
+except UserError:  # bad settings are reported where they are used (JobManager, the app, the CLI)
+    WORKER_THREADS = max(1, (os.cpu_count() or 1) - 1)
+
+
+def _libc_trim():
+    """glibc's malloc_trim (None elsewhere): hands freed heap pages back to the system, which
+    glibc otherwise keeps in each thread's arena (a server's RSS then only grows)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+MALLOC_TRIM = _libc_trim()
 WEIGHTS_EVERY_S = 0.3  # how often a training worker publishes a copy of its weights
 
 
@@ -166,7 +185,7 @@ class Job:
         return True
 
     def _run(self) -> None:
-        set_intraop_threads(WORKER_THREADS)
+        set_intraop_threads(getattr(self, "threads", WORKER_THREADS))
         try:
             status, message, result = self.work()
         except UserError as exc:
@@ -197,6 +216,9 @@ class Job:
     def work(self) -> tuple[str, str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _release(self) -> None:
+        """Drop what only the worker needed, once the job has ended (the JobManager calls it)."""
+
 
 class FunctionJob(Job):
     """Runs ``fn(report, control) -> result`` in the background. ``fn`` should call
@@ -214,6 +236,9 @@ class FunctionJob(Job):
         if self.control.stop_requested:
             return "stopped", "stopped by the user", result
         return "finished", "finished", result
+
+    def _release(self) -> None:
+        self.fn = None  # its closure may hold data; the result stays
 
 
 class TrainingJob(Job):
@@ -377,6 +402,11 @@ class TrainingJob(Job):
         with self._lock:
             self.run_id = run_id
 
+    def _release(self) -> None:
+        """Keep what a page draws (history, result, weights); drop the trainer (its optimizer
+        state and float copy of the images), the data and the model object it trained."""
+        self.trainer = self.data = self.model = None
+
     def name_for_run(self) -> str:
         return self.name if self.name != f"{self.config.model} lr={self.config.lr:g}" else ""
 
@@ -429,11 +459,26 @@ class TrainingJob(Job):
 
 
 class JobManager:
-    """Runs at most ``max_running`` jobs at once (default: the number of cores); the rest wait
-    in a first-in, first-out queue and know their position (1 = next)."""
+    """Runs at most ``max_running`` jobs at once; the rest wait in a first-in, first-out queue
+    and know their position (1 = next) and an honest wait (``wait_seconds``).
 
-    def __init__(self, max_running: int | None = None, keep_ended: int = 50):
-        self.max_running = max(1, int(max_running or os.cpu_count() or 1))
+    The limits come from ``settings`` (default: ``cnncore.settings.load_settings()``), and
+    ``submit`` refuses, with one plain sentence, a job over any of them: batch size and epochs,
+    a visitor's (``session_id``'s) running + queued jobs, the job's estimated memory, the room in
+    its workspace. A queued job starts when a slot is free, its visitor has fewer than
+    ``running_per_visitor`` jobs running, and its memory fits next to the running jobs'. Every job
+    gets ``threads_per_job`` compute threads (fewer if an explicit ``max_running`` would otherwise
+    put more threads than cores to work). An ended job drops what only its worker needed
+    (``Job._release``): the trainer, its optimizer and any copy of the data."""
+
+    def __init__(
+        self, max_running: int | None = None, keep_ended: int = 50, settings: Settings | None = None
+    ):
+        self.settings = settings or load_settings()
+        self.max_running = max(1, int(max_running or self.settings.jobs_at_once))
+        self.threads = max(
+            1, min(self.settings.threads_per_job, self.settings.cores // self.max_running)
+        )
         self.keep_ended = keep_ended
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
@@ -442,10 +487,50 @@ class JobManager:
         self._seen: dict[str, float] = {}  # session id -> last time it was seen (heartbeat)
         self._closed = False
 
+    def check(self, job: Job) -> int:
+        """Raise UserError if ``job`` is over a limit; else its estimated memory in bytes."""
+        s = self.settings
+        config = getattr(job, "config", None)
+        memory = int(getattr(job, "memory_bytes", 0) or 0)
+        if isinstance(config, TrainConfig):
+            if config.batch_size > s.max_batch_size:
+                raise UserError(
+                    f"batch size {config.batch_size:,} is over this server's limit "
+                    f"of {s.max_batch_size:,}; choose a smaller batch"
+                )
+            if config.epochs > s.max_epochs:
+                raise UserError(
+                    f"{config.epochs} epochs is over this server's limit of "
+                    f"{s.max_epochs}; choose fewer epochs"
+                )
+            data = getattr(job, "data", None)
+            if data is not None:
+                memory = estimate_training_bytes(config, len(data.train))
+        if memory > s.memory_per_job_mb * 1e6:
+            raise UserError(
+                f"this run would need about {mb(memory)} of memory, more than the "
+                f"{mb(s.memory_per_job_mb * 1e6)} one job may use on this server; choose a "
+                "smaller batch size or a smaller model"
+            )
+        with self._lock:
+            mine = [j for j in self._jobs.values() if j.session_id == job.session_id and not j.done]
+        running = sum(1 for j in mine if j.id in self._running)
+        if len(mine) >= s.running_per_visitor + s.queued_per_visitor:
+            raise UserError(
+                f"you already have {running} job(s) running and {len(mine) - running} waiting, "
+                "this server's limit; stop one or wait until one ends"
+            )
+        store = getattr(job, "store", None)
+        if store is not None and hasattr(store, "check_room"):
+            store.check_room()
+        return memory
+
     def submit(self, job: Job) -> Job:
         with self._lock:
             if self._closed:
                 raise UserError("the job manager is shut down; restart the app")
+            job.memory_bytes = self.check(job)
+            job.threads = self.threads
             job._on_end = self._ended
             self._jobs[job.id] = job
             self._queue.append(job)
@@ -454,9 +539,13 @@ class JobManager:
             self._prune()
         return job
 
-    def get(self, job_id: str) -> Job | None:
+    def get(self, job_id: str, session_id: str | None = None) -> Job | None:
+        """The job with this id (and, given ``session_id``, only if it is that session's)."""
         with self._lock:
-            return self._jobs.get(job_id)
+            job = self._jobs.get(job_id)
+        if job is not None and session_id is not None and job.session_id != session_id:
+            return None
+        return job
 
     def jobs(self, session_id: str | None = None) -> list[Job]:
         """Jobs (of one session, or all), oldest first."""
@@ -473,8 +562,9 @@ class JobManager:
         with self._lock:
             return list(self._queue)
 
-    def stop(self, job_id: str) -> None:
-        job = self.get(job_id)
+    def stop(self, job_id: str, session_id: str | None = None) -> None:
+        """Stop a job (given ``session_id``: only that session's own job)."""
+        job = self.get(job_id, session_id)
         if job is None:
             raise UserError(f"no job {job_id}")
         job.stop()
@@ -504,6 +594,35 @@ class JobManager:
                     self._seen.pop(session, None)
         return stopped
 
+    def wait_seconds(self, job_id: str) -> float | None:
+        """How long a queued job will wait before it starts, from the running jobs' own
+        ``seconds_left`` and, for the queued jobs ahead of it, their size at the speed the
+        running jobs reach; None if it is not queued or a running job has no estimate yet."""
+        with self._lock:
+            queue = list(self._queue)
+            running = [self._jobs[i] for i in self._running]
+        job = self.get(job_id)
+        if job is None or job not in queue:
+            return None
+        free_at, rates = [], []
+        for r in running:
+            live = getattr(r, "_live", None) or {}
+            left = live.get("seconds_left")
+            if left is None:
+                return None
+            free_at.append(float(left))
+            if live.get("images_per_s"):
+                rates.append(float(live["images_per_s"]))
+        free_at += [0.0] * max(0, self.max_running - len(free_at))
+        rate = sum(rates) / len(rates) if rates else None
+        for ahead in queue[: queue.index(job)]:
+            duration = _expected_seconds(ahead, rate)
+            if duration is None:
+                return None
+            free_at.sort()
+            free_at[0] += duration
+        return min(free_at) if free_at else 0.0
+
     def shutdown(self, timeout: float = 30.0) -> bool:
         """Stop every job and join every thread; True if all threads have exited."""
         with self._lock:
@@ -516,6 +635,9 @@ class JobManager:
 
     # -- internals (called with or without the lock; the lock is re-entrant) ----------------
     def _ended(self, job: Job) -> None:
+        job._release()
+        if MALLOC_TRIM is not None:
+            MALLOC_TRIM(0)
         with self._lock:
             self._running.discard(job.id)
             if job in self._queue:
@@ -524,8 +646,18 @@ class JobManager:
 
     def _fill(self) -> None:
         with self._lock:
-            while self._queue and len(self._running) < self.max_running and not self._closed:
-                job = self._queue.popleft()
+            budget = self.settings.memory_budget_mb * 1e6
+            for job in list(self._queue):
+                if len(self._running) >= self.max_running or self._closed:
+                    break
+                running = [self._jobs[i] for i in self._running]
+                mine = sum(1 for r in running if r.session_id == job.session_id)
+                if mine >= self.settings.running_per_visitor:
+                    continue  # this visitor's next job waits for their running one
+                in_use = sum(getattr(r, "memory_bytes", 0) for r in running)
+                if running and in_use + getattr(job, "memory_bytes", 0) > budget:
+                    break  # first come, first served: the next job waits until memory frees
+                self._queue.remove(job)
                 self._running.add(job.id)
                 if not job.start():
                     self._running.discard(job.id)
@@ -538,3 +670,14 @@ class JobManager:
         ended = [j for j in self._jobs.values() if j.done]
         for job in ended[: max(0, len(ended) - self.keep_ended)]:
             del self._jobs[job.id]
+
+
+def _expected_seconds(job: Job, images_per_s: float | None) -> float | None:
+    """A queued training job's run time at ``images_per_s``; None if it cannot be told."""
+    config, data = getattr(job, "config", None), getattr(job, "data", None)
+    if not isinstance(config, TrainConfig) or data is None or not images_per_s:
+        return None
+    n = len(data.train)
+    per_epoch = math.ceil(n / config.batch_size)
+    batches = min(per_epoch, config.max_batches) if config.max_batches else per_epoch
+    return batches * config.batch_size * config.epochs / images_per_s

@@ -1,54 +1,77 @@
-"""Background jobs for the pages: the process-wide JobManager, a per-browser-tab session id
-that survives a refresh, and a progress panel any page can show for a job."""
+"""Background jobs for the pages: the process-wide JobManager, the visitor's key to their jobs
+(their workspace, from a cookie: never a URL parameter), a progress panel any page can show for a
+job, and ``poll_every``, the period a page polls a job at."""
 
 import atexit
-import re
-import uuid
 
 import streamlit as st
 
+from app.ui.runs import settings, workspace_id
 from cnncore.jobs import JobManager
 
-SESSION_IDLE_S = 30 * 60  # a tab not seen for this long has gone: its jobs are stopped and saved
-_SID = re.compile(r"^[0-9a-f]{12}$")
-STATUS_ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
-                "paused": ":material/pause_circle:", "finished": ":material/check_circle:",
-                "stopped": ":material/stop_circle:", "failed": ":material/error:",
-                "diverged": ":material/warning:"}  # fmt: skip
+SESSION_IDLE_S = 30 * 60  # a workspace not seen for this long has gone: its jobs stop and save
+POLL_RUNNING_S = 0.5  # a running job: live curves twice a second
+POLL_PAUSED_S = 2.0  # a paused job changes only when its visitor acts
+POLL_QUEUED_S = 3.0  # a queued job: its position and wait change slowly
+STATUS_ICONS = {
+    "queued": ":material/hourglass_top:",
+    "running": ":material/directions_run:",
+    "paused": ":material/pause_circle:",
+    "finished": ":material/check_circle:",
+    "stopped": ":material/stop_circle:",
+    "failed": ":material/error:",
+    "diverged": ":material/warning:",
+}
 
 
 @st.cache_resource
 def job_manager() -> JobManager:
-    manager = JobManager()
+    manager = JobManager(settings=settings())
     atexit.register(manager.shutdown)  # a server shutdown stops every job, which saves its run
     return manager
 
 
 def session_id() -> str:
-    """This tab's id. It is kept in the URL (``?sid=``) so a browser refresh, which starts a new
-    Streamlit session, finds its jobs again."""
-    sid = st.session_state.get("sid") or st.query_params.get("sid", "")
-    if not _SID.match(sid):
-        sid = uuid.uuid4().hex[:12]
-    st.session_state["sid"] = sid
-    if st.query_params.get("sid") != sid:
-        st.query_params["sid"] = sid
+    """The key of this visitor's jobs: their workspace (so every tab and refresh of the same
+    browser finds them, and nobody else does). Also marks the workspace as still there."""
+    sid = workspace_id()
     manager = job_manager()
     manager.touch(sid)
     manager.reap(SESSION_IDLE_S)
     return sid
 
 
+def poll_every(snap: dict | None) -> float | None:
+    """Seconds until a page should look at a job again: None once it has ended (stop polling),
+    slowly while it is queued or paused, twice a second while it trains.
+
+    A page passes it to ``st.fragment(run_every=...)``; when it turns None, the page reruns once
+    (``st.rerun()``) so the fragment is rebuilt without ``run_every``."""
+    if snap is None or snap.get("done"):
+        return None
+    return {"queued": POLL_QUEUED_S, "paused": POLL_PAUSED_S}.get(snap["status"], POLL_RUNNING_S)
+
+
+def queue_text(snap: dict) -> str:
+    """ "number 2 in line, about 40 s" from the manager's live estimate (not a stale message)."""
+    wait = job_manager().wait_seconds(snap["id"])
+    text = f"you are number {snap['queue_position']} in line"
+    if wait is None:
+        return text + "; the wait is not known yet"
+    return text + (f", about {wait:.0f} s" if wait < 120 else f", about {wait / 60:.0f} min")
+
+
 def job_status_line(snap: dict) -> str:
     status = snap["status"]
     text = f"{STATUS_ICONS.get(status, '')} **{status}** — {snap['message']}"
     if status == "queued" and snap.get("queue_position"):
-        text += f" (other jobs are training; you are number {snap['queue_position']} in line)"
+        text = f"{STATUS_ICONS['queued']} **queued** — other jobs are training; {queue_text(snap)}"
     return text
 
 
 def job_panel(snap: dict, detail: str = "") -> None:
-    """Status, progress bar (with ``detail`` as its text) and any error of a job snapshot."""
+    """Status, progress bar (with ``detail`` as its text) and any error of a job snapshot.
+    The job's name and messages are the app's own text; an error is shown as text."""
     st.markdown(job_status_line(snap))
     st.progress(min(max(snap["progress"], 0.0), 1.0), text=detail or f"{snap['progress']:.0%}")
     if snap["error"]:

@@ -5,7 +5,7 @@ import os
 import streamlit as st
 
 from app.ui.data import CHOICES, current_dataset, idx_folders
-from app.ui.runs import run_store
+from app.ui.runs import workspace_sidebar
 from cnncore.jobs import WORKER_THREADS
 from cnncore.speed import auto_precision
 from cnncore.train import resolve_device
@@ -40,8 +40,4 @@ def render_sidebar() -> None:
                 *auto_precision(device, WORKER_THREADS)
             )
         )
-        runs = run_store().list()
-        damaged = sum(1 for r in runs if r.damaged)
-        st.caption(
-            f"**Saved runs:** {len(runs) - damaged}" + (f" (+{damaged} damaged)" if damaged else "")
-        )
+        workspace_sidebar()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.ui.data import current_dataset
 from app.ui.jobs import job_manager, job_panel, session_id
-from app.ui.runs import run_label, run_store
+from app.ui.runs import publish_button, run_label, run_store
 from cnncore import speed
 from cnncore.analysis import evaluate_split, feature_maps, first_layer_filters, model_from_state
 from cnncore.errors import UserError
@@ -260,6 +260,7 @@ if runs:
                            "events, HTML report)", zip_bytes, f"{target}.zip", "application/zip",
                            on_click="ignore", key="download", icon=":material/download:")  # fmt: skip
         st.caption("Every run also has TensorBoard event files: `tensorboard --logdir runs`.")
+        publish_button(target)
 
 if imported := st.session_state.pop("imported", None):
     st.success(imported)

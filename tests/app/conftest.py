@@ -14,10 +14,15 @@ def isolated_app(tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("CNN_EXPLORER_SOURCE", "bundled")
     monkeypatch.chdir(ROOT)
-    from app.ui.runs import run_store
+    from app.ui.runs import settings, workspaces
 
-    run_store.clear()  # the store is cached per process; point it at this test's folder
+    workspaces.clear()  # cached per process; point them at this test's folder
+    settings.clear()
     yield
+    from app.ui.jobs import job_manager
+
+    job_manager().shutdown(30)  # jobs are keyed by workspace: the next test starts with none
+    job_manager.clear()
 
 
 def open_page(page: str | None = None, timeout: float = 60) -> AppTest:

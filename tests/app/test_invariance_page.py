@@ -98,10 +98,8 @@ def test_tiny_comparison_then_shift_a_digit():
 
     names = sorted(r.name for r in run_store().list())
     assert names == ["invariance: convnet, seed 0", "invariance: fcnet, seed 0"]
-    # a browser refresh is a new session with the same ?sid=: it finds the comparison again
-    sid = at.session_state["sid"]
+    # a browser refresh is a new session in the same workspace: it finds the comparison again
     again = AppTest.from_file(ENTRY, default_timeout=120)
-    again.query_params["sid"] = sid
     again.run()
     again.switch_page(PAGE).run()
     if "inv_result" not in again.session_state:  # the panel's st.rerun needs one more run

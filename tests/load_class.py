@@ -1,0 +1,426 @@
+"""Load test for a class: one real server (class profile) and many headless Chromium tabs.
+
+    python tests/load_class.py                # 10 tabs: 2 training, 8 moving convolution sliders
+    python tests/load_class.py --tabs 6 --seconds 20
+
+Not collected by pytest (a command; it prints numbers and PASS/FAIL lines, exit 1 on a FAIL).
+Everything is bounded: the server listens on 127.0.0.1 only, every wait has a deadline, and the
+server and browser are closed at the end whatever happens. Phases:
+
+1. alone: one training tab's images/s; one convolution tab's slider latency; the server CPU cost of
+   one poll of a training tab and of one slider move (from /proc/<pid>/stat CPU time);
+2. together: 2 tabs train while 8 move sliders -> slider p50/p95 and the trainers' images/s vs alone;
+3. all tabs press Start at once: at most ``jobs_at_once`` run and the rest queue; all drain; every
+   run ends saved; no tab sees another's run; the server's RSS ends within 300 MB of its start.
+Then a capacity model for a 16-core server at p95 <= 1 s from the measured costs.
+
+Sliders are found by their accessible role (``slider``) in the page's main area, preferring one
+labelled "Bias" or "w[...]"; a slider move's latency is the time from the key press until the
+page's last DOM change before it settles (the app idle and 300 ms without a change), so the test
+does not depend on how the convolution page draws.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-renderer-backgrounding",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+]
+TICKS = os.sysconf("SC_CLK_TCK")
+TIMEOUT_MS = 20_000  # a slider move not settled by then counts as 20 s
+FAILS: list[str] = []
+
+OBSERVER_JS = """() => {
+  window.__lastMutation = performance.now();
+  const main = document.querySelector('[data-testid="stMain"]') || document.body;
+  new MutationObserver(() => { window.__lastMutation = performance.now(); })
+    .observe(main, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+def check(ok: bool, what: str) -> None:
+    print(("PASS " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        FAILS.append(what)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_server(work: Path, env_extra: dict) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CNN_EXPLORER_RUNS": str(work / "runs"),
+        "CNN_EXPLORER_SOURCE": "bundled",
+        "CNN_EXPLORER_OFFLINE": "1",
+        "CNN_EXPLORER_PROFILE": "class",
+        **env_extra,
+    }
+    log = open(work / "server.log", "w")  # noqa: SIM115 (the process owns it)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/streamlit_app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log_text = (work / "server.log").read_text()
+                raise SystemExit("the server did not start:\n" + log_text) from None
+            time.sleep(0.5)
+
+
+def wait_idle(page, timeout: float = 90) -> None:
+    app = page.locator('[data-testid="stApp"]')
+    app.wait_for(timeout=timeout * 1000)
+    deadline, quiet = time.monotonic() + timeout, 0
+    while quiet < 2:
+        state = app.get_attribute("data-test-script-state")
+        quiet = quiet + 1 if state == "notRunning" else 0
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not finish its run")
+        time.sleep(0.1)
+
+
+def find_slider(page):
+    """A slider by its accessible role: "Bias" or a "w[r,c]" kernel weight, else the first one."""
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("slider").first.wait_for(state="attached", timeout=60_000)
+    preferred = main.get_by_role("slider", name=re.compile(r"^(Bias|w\[)"))
+    if preferred.count():
+        return preferred.first
+    if main.get_by_role("slider").count():
+        return main.get_by_role("slider").first
+    raise RuntimeError("no slider (role=slider) on the convolution page")
+
+
+def press(page, slider, key: str) -> float:
+    """Press ``key`` on a slider; returns the page's clock at the press (ms)."""
+    page.evaluate("() => { window.__lastMutation = 0; }")
+    t0 = page.evaluate("() => performance.now()")
+    slider.press(key)
+    return t0
+
+
+def settled(page, t0: float) -> float | None:
+    """Seconds from the press at ``t0`` to the page's last change, once it has settled (the app
+    idle and 300 ms without a change); None while it has not."""
+    last, now = page.evaluate("() => [window.__lastMutation, performance.now()]")
+    idle = page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
+    if last > t0 and idle == "notRunning" and now - last > 300:
+        return (last - t0) / 1000
+    if now - t0 > TIMEOUT_MS:
+        return TIMEOUT_MS / 1000
+    return None
+
+
+def moves(pages_sliders, key: str) -> list[float]:
+    """Every tab presses at once; each one's latency."""
+    t0 = [press(p, s, key) for p, s in pages_sliders]
+    done: dict[int, float] = {}
+    while len(done) < len(pages_sliders):
+        time.sleep(0.05)
+        for i, (p, _s) in enumerate(pages_sliders):
+            if i not in done and (lat := settled(p, t0[i])) is not None:
+                done[i] = lat
+    return [done[i] for i in range(len(pages_sliders))]
+
+
+def slider_move(page, slider, key: str) -> float:
+    return moves([(page, slider)], key)[0]
+
+
+def images_per_s(page) -> float | None:
+    found = re.findall(r"([\d,]+) images/s", page.locator('[data-testid="stMain"]').inner_text())
+    return float(found[-1].replace(",", "")) if found else None
+
+
+def open_tab(browser, url: str, path: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{url}/{path}")
+    wait_idle(page)
+    return context, page
+
+
+def start_training(page, name: str, epochs: int, batch: int, max_batches: int = 0) -> None:
+    """Fill the training set-up form (found by accessible role and label)."""
+    main = page.locator('[data-testid="stMain"]')
+    batch_box = main.get_by_role("spinbutton", name=re.compile(r"^Batch size"))
+    setup = main.locator("details").filter(has_text="Set-up").first
+    setup.wait_for(state="attached", timeout=60_000)
+    if setup.get_attribute("open") is None:  # the set-up is folded away once a tab has a run
+        setup.locator("summary").first.click()
+    batch_box.wait_for(timeout=30_000)
+    batch_box.fill(str(batch))
+    main.get_by_role("spinbutton", name=re.compile(r"^Epochs")).fill(str(epochs))
+    main.get_by_role("spinbutton", name=re.compile(r"^Batches per epoch")).fill(str(max_batches))
+    main.get_by_role("textbox", name=re.compile(r"^Run name")).fill(name)
+
+
+def train_rate(page, seconds: float) -> float:
+    """The median images/s a training tab shows over ``seconds`` (after a short warm-up)."""
+    time.sleep(3)
+    rates, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if (r := images_per_s(page)) is not None:
+            rates.append(r)
+        time.sleep(1)
+    if not rates:
+        print(
+            "no images/s shown; the page reads:",
+            page.locator('[data-testid="stMain"]').inner_text()[:600].replace("\n", " | "),
+        )
+    return statistics.median(rates) if rates else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tabs", type=int, default=10)
+    ap.add_argument("--trainers", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=30, help="length of the together phase")
+    ap.add_argument("--jobs-at-once", type=int, default=2)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    cores = len(os.sched_getaffinity(0))
+    threads = max(1, cores // args.jobs_at_once)
+    env = {
+        "CNN_EXPLORER_JOBS_AT_ONCE": str(args.jobs_at_once),
+        "CNN_EXPLORER_THREADS_PER_JOB": str(threads),
+        "CNN_EXPLORER_QUEUED_PER_VISITOR": "1",
+    }
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    print(f"CPU: {cpu}, {cores} cores; jobs_at_once {args.jobs_at_once} x {threads} thread(s)")
+    work = Path(tempfile.mkdtemp(prefix="cnn-load-"))
+    proc, url = start_server(work, env)
+    contexts = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # ---------------------------------------------------------------- 1. alone
+            ctx, conv = open_tab(browser, url, "convolution")
+            contexts.append(ctx)
+            conv.evaluate(OBSERVER_JS)
+            slider = find_slider(conv)
+            slider_move(conv, slider, "ArrowRight")  # warm-up
+            c0 = cpu_seconds(proc.pid)
+            alone = [slider_move(conv, slider, k) for k in ["ArrowRight", "ArrowLeft"] * 5]
+            per_move = (cpu_seconds(proc.pid) - c0) / len(alone)
+            print(
+                f"alone: slider p50 {statistics.median(alone):.2f} s, p95 "
+                f"{percentile(alone, 0.95):.2f} s; server CPU per slider move "
+                f"{per_move * 1000:.0f} ms"
+            )
+
+            ctx, trainer = open_tab(browser, url, "training")
+            contexts.append(ctx)
+            start_training(trainer, "alone", epochs=20, batch=64)
+            trainer.get_by_role("button", name="Start training").click()
+            trainer.get_by_role("button", name="Pause").wait_for(timeout=60_000)
+            rate_alone = train_rate(trainer, 10)
+            print(f"alone: training {rate_alone:,.0f} images/s")
+            # the cost of one poll: a paused job's tab polls without training going on
+            trainer.get_by_role("button", name="Pause").click()
+            trainer.get_by_role("button", name="Resume").wait_for(timeout=30_000)
+            time.sleep(3)
+            c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+            time.sleep(10)
+            idle_cpu = cpu_seconds(proc.pid) - c0
+            from app.ui.jobs import POLL_PAUSED_S, POLL_RUNNING_S
+
+            polls = (time.monotonic() - t0) / POLL_PAUSED_S
+            per_poll = idle_cpu / polls
+            print(
+                f"alone: server CPU per poll of a training tab {per_poll * 1000:.0f} ms "
+                f"({polls:.0f} polls in 10 s, paused job)"
+            )
+            trainer.get_by_role("button", name="Stop").click()
+            time.sleep(5)
+            # every page has been drawn and a job has run and ended: memory is warmed up
+            rss_start = rss_mb(proc.pid)
+
+            # ---------------------------------------------------------------- 2. together
+            tabs = []
+            for i in range(args.tabs):
+                path = "training" if i < args.trainers else "convolution"
+                ctx, page = open_tab(browser, url, path)
+                contexts.append(ctx)
+                tabs.append(page)
+            for i, page in enumerate(tabs[: args.trainers]):
+                start_training(page, f"busy{i}", epochs=20, batch=64)
+                page.get_by_role("button", name="Start training").click()
+            sliders = []
+            for page in tabs[args.trainers :]:
+                page.evaluate(OBSERVER_JS)
+                sliders.append((page, find_slider(page)))
+            time.sleep(3)
+            latencies, deadline, n = [], time.monotonic() + args.seconds, 0
+            rates = {i: [] for i in range(args.trainers)}
+            while time.monotonic() < deadline:  # every slider tab moves at once, again and again
+                latencies += moves(sliders, "ArrowRight" if n % 2 else "ArrowLeft")
+                n += 1
+                for i, page in enumerate(tabs[: args.trainers]):
+                    if (r := images_per_s(page)) is not None:
+                        rates[i].append(r)
+            together = [statistics.median(r) if r else 0.0 for r in rates.values()]
+            p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+            print(
+                f"together ({args.tabs} tabs, {args.trainers} training): slider p50 {p50:.2f} s, "
+                f"p95 {p95:.2f} s over {len(latencies)} moves; trainers "
+                + ", ".join(f"{r:,.0f}" for r in together)
+                + f" images/s = {min(together) / max(rate_alone, 1):.0%} of alone"
+            )
+            check(p95 <= 2.0, f"slider p95 {p95:.2f} s <= 2 s")
+            check(
+                min(together) >= 0.7 * rate_alone,
+                f"trainers keep >= 70% of their one-tab speed ({min(together):,.0f} vs "
+                f"{rate_alone:,.0f})",
+            )
+            for page in tabs[: args.trainers]:
+                page.get_by_role("button", name="Stop").click()
+            time.sleep(3)
+
+            # --------------------------------------------------------- 3. all press Start
+            for page in tabs:
+                page.goto(f"{url}/training")
+            for page in tabs:
+                wait_idle(page)
+            for i, page in enumerate(tabs):
+                start_training(page, f"all{i:02d}x", epochs=1, batch=64, max_batches=40)
+            buttons = [p.get_by_role("button", name="Start training") for p in tabs]
+            for b in buttons:
+                b.click(no_wait_after=True)
+            time.sleep(4)
+            texts = [p.locator('[data-testid="stMain"]').inner_text() for p in tabs]
+            running = sum("running —" in t for t in texts)
+            queued = sum("queued —" in t for t in texts)
+            print(f"all start: {running} running, {queued} queued right after the clicks")
+            check(running <= args.jobs_at_once, f"at most {args.jobs_at_once} run at once")
+            check(queued >= 1, "the rest wait in the queue")
+            deadline = time.monotonic() + 300
+            saved = [False] * len(tabs)
+            while time.monotonic() < deadline and not all(saved):
+                time.sleep(2)
+                for i, page in enumerate(tabs):
+                    if not saved[i]:
+                        saved[i] = (
+                            "Saved as run" in page.locator('[data-testid="stMain"]').inner_text()
+                        )
+            check(all(saved), f"every run ends saved ({sum(saved)}/{len(tabs)})")
+            leaks = 0
+            for i, page in enumerate(tabs):
+                page.reload()
+                wait_idle(page)
+                text = page.locator('[data-testid="stMain"]').inner_text()
+                others = [f"all{j:02d}x" for j in range(len(tabs)) if j != i]
+                leaks += any(o in text for o in others) or f"all{i:02d}x" not in text
+            check(leaks == 0, "every tab sees its own run and no one else's")
+            for ctx in contexts:
+                ctx.close()
+            contexts.clear()
+            browser.close()
+        time.sleep(8)  # sessions close; the last redraws end
+        rss_end = rss_mb(proc.pid)
+        print(f"server RSS: {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB after all jobs")
+        check(rss_end - rss_start <= 300, "server memory returns to within 300 MB of its start")
+
+        # ------------------------------------------------------------ capacity model
+        # A student: one slider move every 2 s on the convolution page, or a training tab
+        # polling every POLL_RUNNING_S. Page work runs Python under one GIL: one Streamlit
+        # process uses about one core for it, whatever the machine has.
+        per_student = max(per_move / 2.0, per_poll / POLL_RUNNING_S)
+        rho = 0.5  # utilisation that keeps p95 queueing delay near one service time
+        per_core = rho / per_student
+        print(
+            f"capacity: one core serves ~{per_core:.0f} students at p95 <= 1 s "
+            f"(a student costs {per_student * 1000:.0f} ms CPU per second, at {rho:.0%} "
+            "utilisation)"
+        )
+        print(
+            "capacity, 16 cores: one Streamlit process is one core of page work (the GIL): "
+            f"~{per_core:.0f} students per process; 7 training jobs x 2 threads use 14 cores"
+        )
+    finally:
+        for ctx in contexts:
+            with contextlib.suppress(Exception):  # the browser may be gone already
+                ctx.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print("FAILED: " + "; ".join(FAILS) if FAILS else "ALL PASSED")
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
