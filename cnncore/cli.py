@@ -420,7 +420,9 @@ def _cmd_compare(args) -> int:
 
 
 def _add_export(sub) -> None:
-    p = sub.add_parser("export", help="a run as a standalone PyTorch script (.py) or notebook (.ipynb)")
+    p = sub.add_parser(
+        "export", help="a run as a standalone PyTorch script (.py) or notebook (.ipynb)"
+    )
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--to", required=True, metavar="FILE", help="FILE.py or FILE.ipynb")
     p.add_argument("--runs", default="runs", help="run store folder")

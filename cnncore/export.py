@@ -275,8 +275,14 @@ def model_code(model_name: str) -> str:
         body = "".join(f"            {_layer_code(layer)},\n" for layer in seq)
         lines.append(f"        self.{attr} = nn.Sequential(\n{body}        )")
     doc = (type(model).__doc__ or cls).strip().splitlines()[0]
-    return MODEL.format(mean=MNIST_MEAN, std=MNIST_STD, cls=cls, doc=doc,
-                        layers="\n".join(lines), forward=MODEL_FORWARD[cls])  # fmt: skip
+    return MODEL.format(
+        mean=MNIST_MEAN,
+        std=MNIST_STD,
+        cls=cls,
+        doc=doc,
+        layers="\n".join(lines),
+        forward=MODEL_FORWARD[cls],
+    )
 
 
 def settings_code(run_id: str, name: str, config: TrainConfig, data: str, precision: str) -> str:
@@ -316,8 +322,10 @@ def cells(store: RunStore, run_id: str, data: str | None = None) -> list[tuple[s
     summary = info.summary or {}
     source = data or summary.get("data") or ""
     if not (source in ("bundled", "mnist", "fashion-mnist") or source.startswith("idx:")):
-        raise UserError(f"run {run_id} has no data source to train on (it says {source!r}); "
-                        "choose one with --data bundled, mnist, fashion-mnist or idx:<folder>")  # fmt: skip
+        raise UserError(
+            f"run {run_id} has no data source to train on (it says {source!r}); "
+            "choose one with --data bundled, mnist, fashion-mnist or idx:<folder>"
+        )
     if config.augment_shift:
         raise UserError("exporting a run trained with shifted copies is not supported yet")
     precision = summary.get("precision") or resolve_precision(
@@ -360,8 +368,12 @@ def to_notebook(parts: list[tuple[str, str, str]]) -> str:
     for i, (kind, source, where) in enumerate(parts):
         if where != "both":
             continue
-        cell = {"cell_type": kind, "id": f"cell-{i}", "metadata": {},
-                "source": source.splitlines(keepends=True)}  # fmt: skip
+        cell = {
+            "cell_type": kind,
+            "id": f"cell-{i}",
+            "metadata": {},
+            "source": source.splitlines(keepends=True),
+        }
         if kind == "code":
             cell.update(execution_count=None, outputs=[])
         nb_cells.append(cell)

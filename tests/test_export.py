@@ -29,8 +29,14 @@ def trained(bundled, tmp_path_factory):
 
 
 def run_script(path, *args, cwd):
-    return subprocess.run([sys.executable, str(path), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": ""})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(path), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
 
 
 def test_script_matches_the_trainer_loss_for_loss(trained, tmp_path):
@@ -51,8 +57,9 @@ def test_script_matches_the_trainer_loss_for_loss(trained, tmp_path):
 def test_max_batches_flag_is_a_small_budget(trained, tmp_path):
     store, run_id, _ = trained
     script = export_run(store, run_id, tmp_path / "home.py")
-    proc = run_script(script, "--max-batches", "2", "--print-every", "1", "--logdir", "tb",
-                      cwd=tmp_path)  # fmt: skip
+    proc = run_script(
+        script, "--max-batches", "2", "--print-every", "1", "--logdir", "tb", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert re.findall(r"batch (\d+)/2 ", proc.stdout) == ["1", "2"]
 
@@ -65,8 +72,9 @@ def test_notebook_is_valid_nbformat_and_runs(trained, tmp_path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert not any("argparse" in "".join(c.source) for c in nb.cells)  # script-only cell
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     printed = "".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
@@ -118,10 +126,20 @@ def test_refusals_are_one_plain_sentence(trained, tmp_path):
 def test_cli_export(trained, tmp_path):
     store, run_id, _ = trained
     cmd = [sys.executable, "-m", "cnncore", "export", run_id, "--runs", str(store.root)]
-    ok = subprocess.run([*cmd, "--to", str(tmp_path / "a.ipynb")], cwd=ROOT, capture_output=True,
-                        text=True, timeout=120)  # fmt: skip
+    ok = subprocess.run(
+        [*cmd, "--to", str(tmp_path / "a.ipynb")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0 and (tmp_path / "a.ipynb").is_file(), ok.stderr
-    bad = subprocess.run([*cmd, "--to", str(tmp_path / "a.md")], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
+    bad = subprocess.run(
+        [*cmd, "--to", str(tmp_path / "a.md")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("error: export to a .py script")
