@@ -184,7 +184,7 @@ def receptive_field_arithmetic(
         elif isinstance(m, nn.MaxPool2d):
             size += (m.kernel_size - 1) * jump
             jump *= m.stride
+    top, left = row * jump, col * jump
     return FieldArithmetic(
-        layer, channel, row, col, row * jump, col * jump, size, window, kernel, sums, bias, pre,
-        max(pre, 0.0),
+        layer, channel, row, col, top, left, size, window, kernel, sums, bias, pre, max(pre, 0.0)
     )
