@@ -92,8 +92,14 @@ class Evaluation:
         total = self.confusion.sum(1)
         right = self.confusion.diag()
         acc = (right.float() / total.clamp(min=1).float()).tolist()
-        return pd.DataFrame({"class": list(classes), "images": total.tolist(),
-                             "correct": right.tolist(), "accuracy": acc})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "class": list(classes),
+                "images": total.tolist(),
+                "correct": right.tolist(),
+                "accuracy": acc,
+            }
+        )
 
     def mistakes(self, k: int = 12) -> list[int]:
         """Indices of up to ``k`` misclassified images, the most confidently wrong first."""
@@ -142,6 +148,41 @@ class FieldArithmetic:
     def top_channels(self, n: int = 3) -> list[int]:
         """The ``n`` input channels with the largest |sum| (they matter most), largest first."""
         return self.channel_sums.abs().argsort(descending=True)[:n].tolist()
+
+    def equation(self, top: int = 3) -> str:
+        """The dot product as text, like the convolution page's: layer 1 writes out all 25
+        products; layer 2 writes out the ``top`` channels with the largest |sum|, sums the rest,
+        then adds every channel's sum and the bias."""
+        from cnncore.conv import fmt
+
+        def products(ch: int) -> str:
+            w, x = self.kernel[ch].flatten().tolist(), self.window[ch].flatten().tolist()
+            pairs = zip(w, x, strict=True)
+            return " + ".join(f"{fmt(k)}·{fmt(v)}" for k, v in pairs)
+
+        pre, act = fmt(self.pre_activation, False), fmt(self.activation, False)
+        if self.window.shape[0] == 1:
+            lines = [f"{products(0)} + {fmt(self.bias)} (bias) = {pre}"]
+        else:
+            shown = self.top_channels(top)
+            lines = [
+                f"channel {ch}: {products(ch)} = {fmt(float(self.channel_sums[ch]), False)}"
+                for ch in shown
+            ]
+            rest = [ch for ch in range(self.window.shape[0]) if ch not in shown]
+            rest_sum = float(self.channel_sums[rest].sum()) if rest else 0.0
+            if rest:
+                lines.append(
+                    f"the other {len(rest)} channels: "
+                    + " + ".join(fmt(float(self.channel_sums[ch])) for ch in rest)
+                    + f" = {fmt(rest_sum, False)}"
+                )
+            terms = [fmt(float(self.channel_sums[ch])) for ch in shown] + (
+                [fmt(rest_sum)] if rest else []
+            )
+            lines.append(f"total: {' + '.join(terms)} + {fmt(self.bias)} (bias) = {pre}")
+        lines.append(f"ReLU({pre}) = {act}")
+        return "\n".join(lines)
 
 
 def _conv_positions(model: ConvNet) -> list[int]:
