@@ -68,11 +68,11 @@ def show_message(where: str, box=st) -> None:
 
 
 def run_label(r: RunInfo) -> str:
-    """A picker label: the name (as typed; repeats allowed), when it was made, model, accuracy."""
+    """A picker label: the name as typed (names may repeat), then the run's unique id (its date,
+    time and model) and its test accuracy."""
     acc = (r.summary or {}).get("test_accuracy")
     acc_text = f", test {acc:.1%}" if isinstance(acc, float) else ""
-    model = (r.config or {}).get("model", "?")
-    return f"{r.name} · {r.created[:16] or r.id} ({model}{acc_text})"
+    return f"{r.name} ({r.id}{acc_text})"
 
 
 def poll_every(snap: dict) -> float | None:
