@@ -483,6 +483,7 @@ def arithmetic_panel(info: RunInfo) -> None:
         key="rf_chart",
         on_select="rerun",
         selection_mode="points",
+        config={"displayModeBar": False},
     )
     own = float(fmap[a.row, a.col])
     st.markdown(
