@@ -143,3 +143,37 @@ def test_cli_export(trained, tmp_path):
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("error: export to a .py script")
+
+
+@pytest.mark.parametrize("source", ["idx", "mnist"])
+def test_script_loads_idx_folders_and_torchvision_mnist_like_cnncore(bundled, tmp_path, source):
+    """The other data branches, offline: the bundled digits written as an IDX folder and as
+    torchvision's MNIST-data/MNIST/raw layout; the script splits them as load_data does."""
+    from cnncore.bench import _as_torchvision_mnist, write_idx
+    from cnncore.data import load_data
+
+    if source == "idx":
+        folder = tmp_path / "digits"
+        folder.mkdir()
+        for prefix, split in (("train", bundled.train), ("t10k", bundled.test)):
+            write_idx(folder / f"{prefix}-images-idx3-ubyte", split.images[:, 0])
+            write_idx(folder / f"{prefix}-labels-idx1-ubyte", split.labels)
+        spec, root = f"idx:{folder}", tmp_path
+    else:
+        root = tmp_path / "MNIST-data"
+        _as_torchvision_mnist(bundled, root)
+        spec = "mnist"
+    data = load_data(spec, root, allow_download=False)
+    config = TrainConfig(epochs=1, batch_size=64, max_batches=3, seed=5, precision="fp32")
+    result = Trainer(config, data).run()
+    store = RunStore(tmp_path / "runs")
+    run_id = store.save(result, config, data.source)
+    script = export_run(store, run_id, tmp_path / "home.py")
+    proc = run_script(
+        script, "--print-every", "1", "--logdir", "tb", "--data-root", str(root), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{len(data.train):,} train / {len(data.val):,} validation" in proc.stdout
+    losses = [float(x) for x in re.findall(r"batch \d+/3 loss ([\d.]+)", proc.stdout)]
+    expected = result.metrics.query("kind == 'train'")["loss"].tolist()
+    assert losses == pytest.approx(expected, abs=1e-5)

@@ -358,7 +358,7 @@ def live_panel(job_id: str, every: float | None) -> None:
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
 
-    @st.fragment(run_every=WEIGHTS_S if every else None)
+    @st.fragment(run_every=WEIGHTS_S if every == POLL_S else None)  # not while queued
     def weights_panel():
         set_intraop_threads(1)
         j = manager.get(job_id)
@@ -374,6 +374,11 @@ if job is not None:
 
 
 # ------------------------------------------------------------------------- results of a run
+def pick(run_id: str) -> None:
+    """Show ``run_id`` in the results and manage pickers (they otherwise keep the student's pick)."""
+    SS["result_run"] = SS["manage_run"] = SS["tp_shown_run"] = run_id
+
+
 @st.cache_resource(max_entries=8, show_spinner="Loading the run…")
 def run_model(run_id: str, created: str):
     model, _config = store.load_model(run_id)
@@ -388,6 +393,11 @@ def run_evaluation(run_id: str, created: str, source: str, _data):
 all_runs = store.list()  # read once per page run; damaged ones only go in the table
 runs = [r for r in all_runs if not r.damaged]
 labels = {r.id: run_label(r) for r in runs}
+if job is not None and job.run_id and job.run_id != SS.get("tp_shown_run"):
+    pick(job.run_id)  # a run that just ended becomes the one the pickers show, once
+for picker in ("result_run", "manage_run"):  # a run deleted elsewhere leaves the pickers
+    if SS.get(picker) is not None and SS[picker] not in labels:
+        del SS[picker]
 st.divider()
 st.subheader("Results of a run")
 info = None
@@ -395,11 +405,9 @@ if not runs:
     st.caption("No saved runs yet: start one above.")
 else:
     ids = [r.id for r in runs]
-    default = job.run_id if job is not None and job.run_id in ids else ids[0]
     run_id = st.selectbox(
         "Run",
         ids,
-        index=ids.index(default),
         format_func=labels.get,
         key="result_run",
         on_change=act,
@@ -595,7 +603,7 @@ if runs:
             f"{target}.zip",
             "application/zip",
             on_click="ignore",
-            key="download",
+            key=f"download-{target}",
             icon=":material/download:",
             help="config, metrics CSV, weights, TensorBoard events, HTML report",
         )
@@ -634,6 +642,7 @@ def import_upload() -> None:
             raise UserError("choose a .pt file first")
         name = SS.get("up_name", "").strip() or "uploaded"
         new_id = store.import_weights(up.getvalue(), SS["up_model"], name)
+        pick(new_id)
         say("upload", "success", f"Imported as run {new_id}; pick it under Results of a run.")
     except UserError as exc:
         say("upload", "error", f"Not imported: {exc}")

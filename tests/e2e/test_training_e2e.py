@@ -50,8 +50,8 @@ def status_text(page) -> str:
 
 def test_train_pause_resume_stop_and_reload(page):
     open_app(page, "training")
-    page.get_by_label("Batch size").fill("16")
-    page.get_by_label("Epochs").fill("20")
+    page.get_by_role("textbox", name="Batch size", exact=True).fill("16")
+    page.get_by_role("textbox", name="Epochs", exact=True).fill("20")
     page.get_by_label("Run name (optional)").fill("browser run")
     page.get_by_role("button", name="Start training").click()
 
@@ -102,6 +102,7 @@ def test_train_pause_resume_stop_and_reload(page):
     text = status_text(page)
     assert f"Saved as run {run_id}" in text, "the run is not found after a reload"
     assert "browser run" in text
+    wait_until(page, lambda: plotted(page) >= 0, what="the loss chart to draw after the reload")
     assert plotted(page) == stopped_at
     assert page.locator(".st-key-confusion .js-plotly-plot").count() == 1
     screenshot(page, "training-after-reload.png")
@@ -126,9 +127,9 @@ def dump(page, what: str) -> bytes:
 
 def train_tiny(page, name: str) -> None:
     open_app(page, "training")
-    page.get_by_label("Epochs").fill("1")
-    page.get_by_label("Batch size").fill("32")
-    page.get_by_label("Batches per epoch (0 = all)").fill("5")
+    page.get_by_role("textbox", name="Epochs", exact=True).fill("1")
+    page.get_by_role("textbox", name="Batch size", exact=True).fill("32")
+    page.get_by_role("textbox", name="Batches per epoch (0 = all)", exact=True).fill("5")
     page.get_by_label("Run name (optional)").fill(name)
     page.locator(".st-key-tp_precision").click()
     page.get_by_role("option", name="fp32").click()
