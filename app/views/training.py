@@ -105,28 +105,22 @@ def parse_config(v: dict) -> TrainConfig:
     epochs = whole("epochs", v["epochs"])
     if not 1 <= epochs <= MAX_EPOCHS:
         raise UserError(f"epochs must be from 1 to {MAX_EPOCHS} (you typed {epochs})")
+    seed = whole("seed", v["seed"])
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"seed must be a whole number from 0 to {MAX_SEED:,}")
     return TrainConfig(
         model=v["model"],
         lr=lr,
         epochs=epochs,
         batch_size=whole("batch size", v["batch_size"]),
         optimizer=v["optimizer"],
-        seed=whole("seed", v["seed"]),
+        seed=seed,
         precision=v["precision"],
         max_batches=whole("batches per epoch", v["max_batches"]),
     ).validate()
 
 
-SETUP_KEYS = (
-    "model",
-    "lr",
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "seed",
-    "precision",
-    "max_batches",
-)
+MAX_SEED = 2**31 - 1
 
 
 def start_training() -> None:
@@ -136,7 +130,7 @@ def start_training() -> None:
         say("start", "warning", "A run is already training here: stop it before starting another.")
         return
     try:
-        config = parse_config({k: SS[f"tp_{k}"] for k in SETUP_KEYS})
+        config = parse_config({k[3:]: v for k, v in SS.items() if str(k).startswith("tp_")})
         manager.submit(TrainingJob(config, data, store, sid, SS["tp_name"].strip()))
     except UserError as exc:
         say("start", "error", f"Training not started: {exc}")
@@ -180,7 +174,7 @@ with (
         "0",
         key="tp_seed",
         width=110,
-        help="a whole number >= 0: initial weights and batch order",
+        help="a whole number from 0 to 2,147,483,647: initial weights and batch order",
     )
     row.selectbox(
         "Precision",
@@ -213,8 +207,8 @@ job = latest_job()  # Start may have just submitted one
 def progress_text(s: dict) -> str:
     if s["status"] == "queued":
         return f"queued, position {s['queue_position']}"
-    if not s["batches_per_epoch"] or not s["batch"]:
-        return "starting…"
+    if not s["batches_per_epoch"] or not s["batch"]:  # never "batch 0/0 · 0 images/s"
+        return "no batch was trained" if s["done"] else "starting…"
     running = not s["done"] and s.get("seconds_left") is not None
     left = f", ~{s['seconds_left']:.0f} s left" if running else ""
     return (
