@@ -120,6 +120,27 @@ def p(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
+def cpu_name() -> str:
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if "Model name" in ln), "?"
+    )
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def report(visits, pauses, applies, resumes) -> None:
+    print(f"CPU: {cpu_name()}")
+    print(
+        f"first visit after warm-up, s to the Start button: {', '.join(f'{v:.2f}' for v in visits)}"
+    )
+    for name, values in (("Pause", pauses), ("Apply learning rate", applies), ("Resume", resumes)):
+        print(
+            f"{name} click -> shown, ms: p50 {p(values, 0.5):.0f}, p95 {p(values, 0.95):.0f} "
+            f"(n={len(values)}, max {max(values):.0f})",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tries", type=int, default=5)
@@ -179,10 +200,12 @@ def main() -> None:
                     shown_after(page, page.get_by_role("button", name="Resume").click, "Pause")
                 )
                 time.sleep(1.0)
-            page.get_by_role("button", name="Stop").click()
+            report(visits, pauses, applies, resumes)
+            stops = [shown_after(page, page.get_by_role("button", name="Stop").click, "stopped")]
+            print(f"Stop click -> shown, ms: {stops[0]:.0f}", flush=True)
             page.wait_for_function(
                 "() => document.querySelector('main').innerText.includes('Saved as run')",
-                timeout=120_000,
+                timeout=600_000,
             )
             idle(page)
 
@@ -213,19 +236,6 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if "Model name" in ln), "?"
-    )
-    print(f"CPU: {model}, {os.cpu_count()} cores")
-    print(
-        f"first visit after warm-up, s to the Start button: {', '.join(f'{v:.2f}' for v in visits)}"
-    )
-    for name, values in (("Pause", pauses), ("Apply learning rate", applies), ("Resume", resumes)):
-        print(
-            f"{name} click -> shown, ms: p50 {p(values, 0.5):.0f}, p95 {p(values, 0.95):.0f} "
-            f"(n={len(values)}, max {max(values):.0f})"
-        )
     headless_mean = statistics.mean([before, after])
     print(
         f"images/s headless {before:.0f} / {after:.0f}, in the app with the page polling "
