@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from cnncore.data import Split
-from cnncore.models import ConvNet, FCNet, build_model
+from cnncore.models import ConvNet, FCNet, build_model, standardize
 from cnncore.train import predict_proba
 
 
@@ -92,8 +92,14 @@ class Evaluation:
         total = self.confusion.sum(1)
         right = self.confusion.diag()
         acc = (right.float() / total.clamp(min=1).float()).tolist()
-        return pd.DataFrame({"class": list(classes), "images": total.tolist(),
-                             "correct": right.tolist(), "accuracy": acc})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "class": list(classes),
+                "images": total.tolist(),
+                "correct": right.tolist(),
+                "accuracy": acc,
+            }
+        )
 
     def mistakes(self, k: int = 12) -> list[int]:
         """Indices of up to ``k`` misclassified images, the most confidently wrong first."""
@@ -112,3 +118,114 @@ def evaluate_split(model: nn.Module, split: Split) -> Evaluation:
     preds = probs.argmax(1)
     labels = split.labels.cpu()
     return Evaluation(probs, preds, labels, confusion_matrix(labels, preds))
+
+
+@dataclass
+class FieldArithmetic:
+    """How one pixel of a convolution's feature map was computed: the dot product of the kernel
+    with the window of that convolution's input, plus the bias, then ReLU.
+
+    ``window`` and ``kernel``: float [C_in, k, k] (layer 1: C_in = 1 and the window holds the
+    *standardised* input pixels, since the model standardises inside; layer 2: the layer-1
+    activations after ReLU (and pooling, if the model pools)). ``channel_sums``: float [C_in],
+    each input channel's sum of products. The pixel's receptive field in the 28x28 input is
+    rows ``top..top+size-1``, columns ``left..left+size-1``."""
+
+    layer: int  # 1 = the first convolution, 2 = the second
+    channel: int  # the output channel (which feature map)
+    row: int
+    col: int
+    top: int
+    left: int
+    size: int
+    window: torch.Tensor
+    kernel: torch.Tensor
+    channel_sums: torch.Tensor
+    bias: float
+    pre_activation: float  # sum of channel_sums + bias: the convolution's output
+    activation: float  # after ReLU: what the feature map shows
+
+    def top_channels(self, n: int = 3) -> list[int]:
+        """The ``n`` input channels with the largest |sum| (they matter most), largest first."""
+        return self.channel_sums.abs().argsort(descending=True)[:n].tolist()
+
+    def equation(self, top: int = 3) -> str:
+        """The dot product as text, like the convolution page's: layer 1 writes out all 25
+        products; layer 2 writes out the ``top`` channels with the largest |sum|, sums the rest,
+        then adds every channel's sum and the bias."""
+        from cnncore.conv import fmt
+
+        def products(ch: int) -> str:
+            w, x = self.kernel[ch].flatten().tolist(), self.window[ch].flatten().tolist()
+            pairs = zip(w, x, strict=True)
+            return " + ".join(f"{fmt(k)}·{fmt(v)}" for k, v in pairs)
+
+        pre, act = fmt(self.pre_activation, False), fmt(self.activation, False)
+        if self.window.shape[0] == 1:
+            lines = [f"{products(0)} + {fmt(self.bias)} (bias) = {pre}"]
+        else:
+            shown = self.top_channels(top)
+            lines = [
+                f"channel {ch}: {products(ch)} = {fmt(float(self.channel_sums[ch]), False)}"
+                for ch in shown
+            ]
+            rest = [ch for ch in range(self.window.shape[0]) if ch not in shown]
+            rest_sum = float(self.channel_sums[rest].sum()) if rest else 0.0
+            if rest:
+                lines.append(
+                    f"the other {len(rest)} channels: "
+                    + " + ".join(fmt(float(self.channel_sums[ch])) for ch in rest)
+                    + f" = {fmt(rest_sum, False)}"
+                )
+            terms = [fmt(float(self.channel_sums[ch])) for ch in shown] + (
+                [fmt(rest_sum)] if rest else []
+            )
+            lines.append(f"total: {' + '.join(terms)} + {fmt(self.bias)} (bias) = {pre}")
+        lines.append(f"ReLU({pre}) = {act}")
+        return "\n".join(lines)
+
+
+def _conv_positions(model: ConvNet) -> list[int]:
+    return [i for i, m in enumerate(model.conv_layers) if isinstance(m, nn.Conv2d)]
+
+
+def receptive_field_arithmetic(
+    model: nn.Module, image: torch.Tensor, layer: int, channel: int, row: int, col: int
+) -> FieldArithmetic:
+    """The arithmetic behind output pixel (``row``, ``col``) of feature map ``channel`` of
+    convolution ``layer`` (1 or 2) of a ConvNet, for one uint8 image [1, 28, 28]. Raises
+    ValueError for positions outside the map (a page only offers valid ones)."""
+    if not isinstance(model, ConvNet):
+        raise TypeError(f"no convolutions in {type(model).__name__}")
+    convs = _conv_positions(model)
+    if layer not in (1, 2):
+        raise ValueError("layer must be 1 or 2")
+    at = convs[layer - 1]
+    conv = model.conv_layers[at]
+    with torch.no_grad():
+        x = standardize(image.unsqueeze(0).float().div(255.0))
+        for m in model.conv_layers[:at]:
+            x = m(x)
+    inp = x[0].float()  # [C_in, H, W]: what the convolution sees
+    k = conv.kernel_size[0]
+    h_out, w_out = inp.shape[1] - k + 1, inp.shape[2] - k + 1
+    if not (0 <= channel < conv.out_channels and 0 <= row < h_out and 0 <= col < w_out):
+        raise ValueError(f"no pixel ({row}, {col}) in map {channel} of conv {layer}")
+    window = inp[:, row : row + k, col : col + k].clone()
+    kernel = conv.weight.detach()[channel].float().clone()
+    sums = (window * kernel).sum(dim=(1, 2))
+    bias = float(conv.bias.detach()[channel]) if conv.bias is not None else 0.0
+    pre = float(sums.sum()) + bias
+    # Receptive field: grow by (k - 1) * jump per convolution, (2 - 1) * jump per 2x2 pooling,
+    # where jump is the input-pixel distance between neighbouring positions of the layer.
+    size, jump = 1, 1
+    for m in model.conv_layers[: at + 1]:
+        if isinstance(m, nn.Conv2d):
+            size += (m.kernel_size[0] - 1) * jump
+        elif isinstance(m, nn.MaxPool2d):
+            size += (m.kernel_size - 1) * jump
+            jump *= m.stride
+    top, left = row * jump, col * jump
+    return FieldArithmetic(
+        layer, channel, row, col, top, left, size, window, kernel, sums, bias, pre, max(pre, 0.0)
+    )

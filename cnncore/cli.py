@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnncore train | runs | bench | convolve | compare``.
+"""Command line: ``python -m cnncore train | runs | bench | convolve | compare | export``.
 
 User mistakes (bad numbers, unknown sources, damaged files) print one line and exit with status 2.
 """
@@ -519,6 +519,26 @@ def _cmd_compare(args) -> int:
 # --- end compare subcommand ---
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export", help="a run as a standalone PyTorch script (.py) or notebook (.ipynb)"
+    )
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--to", required=True, metavar="FILE", help="FILE.py or FILE.ipynb")
+    p.add_argument("--runs", default="runs", help="run store folder")
+    p.add_argument("--data", default=None, help="train on this source instead of the run's own")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args) -> int:
+    from cnncore.export import export_run
+    from cnncore.runs import RunStore
+
+    path = export_run(RunStore(args.runs), args.run_id, args.to, args.data)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m cnncore", description="CNN Explorer from the command line."
@@ -526,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_runs, _add_bench):
         add(sub)
-    for name in ("_add_convolve", "_add_compare"):
+    for name in ("_add_convolve", "_add_compare", "_add_export"):
         if name in globals():
             globals()[name](sub)
     return parser

@@ -1,23 +1,38 @@
-"""Live training: train the lesson's CNN in a background job and watch it learn; compare runs."""
+"""Live training: train the lesson's CNN in a background job and watch it learn; compare runs;
+click a feature-map pixel to see its arithmetic; take a run home as plain PyTorch."""
 
 import contextlib
+import html
+import re
 
 import streamlit as st
+from torch import nn
 
 from app.ui.data import current_dataset
 from app.ui.jobs import job_manager, job_panel, session_id
-from app.ui.runs import publish_button, run_label, run_store
+from app.ui.runs import publish_button, run_store
 from cnncore import speed
-from cnncore.analysis import evaluate_split, feature_maps, first_layer_filters, model_from_state
+from cnncore.analysis import (
+    evaluate_split,
+    feature_maps,
+    first_layer_filters,
+    model_from_state,
+    receptive_field_arithmetic,
+)
 from cnncore.errors import UserError
+from cnncore.export import export_text
 from cnncore.jobs import TrainingJob, set_intraop_threads
-from cnncore.models import MODEL_NAMES
+from cnncore.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, ConvNet
+from cnncore.plots import arithmetic as arith_plots
 from cnncore.plots import training as plots
-from cnncore.runs import MAX_UPLOAD_BYTES
-from cnncore.train import OPTIMIZERS, PRECISIONS, TrainConfig
+from cnncore.runs import MAX_UPLOAD_BYTES, RunInfo
+from cnncore.train import MAX_BATCH_SIZE, MAX_SEED, OPTIMIZERS, PRECISIONS, TrainConfig
 
-POLL_S = 0.5  # the live curves' refresh period (s)
+POLL_S = 0.5  # the live curves' refresh period while a job trains (s)
+QUEUED_POLL_S = 3.0  # a queued job changes only its queue position
 WEIGHTS_S = 2.0  # filters and feature maps
+MAX_EPOCHS = 100  # the page's bound until the server settings (cnncore.settings) give one
+SS = st.session_state
 data, store, manager, sid = current_dataset(), run_store(), job_manager(), session_id()
 
 st.title("Live training")
@@ -28,21 +43,101 @@ st.caption(
 )
 
 
+# ------------------------------------------------------------- messages that stay, as text
+def plain(text: str) -> str:
+    """``text`` with every Markdown character escaped, so st.error/st.success show it as typed
+    (a run name like ``![x](http://host/p.png)`` stays text and loads nothing)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'])", r"\\\1", str(text))
+
+
+def say(where: str, kind: str, text: str) -> None:
+    """Keep a message for the place ``where`` until the student's next action (the live
+    panel's refreshes do not clear it)."""
+    SS["tp_msg"] = {"where": where, "kind": kind, "text": text}
+
+
+def act(fn=None, *args) -> None:
+    """A widget callback: the student acted, so the last message goes; then do ``fn``."""
+    SS.pop("tp_msg", None)
+    if fn is not None:
+        fn(*args)
+
+
+def show_message(where: str, box=st) -> None:
+    msg = SS.get("tp_msg")
+    if msg and msg["where"] == where:
+        getattr(box, msg["kind"])(plain(msg["text"]))
+
+
+def run_label(r: RunInfo) -> str:
+    """A picker label: the name as typed (names may repeat), then the run's unique id (its date,
+    time and model) and its test accuracy."""
+    acc = (r.summary or {}).get("test_accuracy")
+    acc_text = f", test {acc:.1%}" if isinstance(acc, float) else ""
+    return f"{r.name} ({r.id}{acc_text})"
+
+
+def poll_every(snap: dict) -> float | None:
+    """How often a tab polls its job (local stand-in for app.ui.jobs.poll_every): an ended job
+    not at all, a queued one slowly, a running or paused one twice a second."""
+    if snap["done"]:
+        return None
+    return QUEUED_POLL_S if snap["status"] == "queued" else POLL_S
+
+
 def latest_job():
     jobs = [j for j in manager.jobs(sid) if isinstance(j, TrainingJob)]  # not the invariance page's
     active = [j for j in jobs if not j.done]
     return (active or jobs or [None])[-1]
 
 
+def whole(label: str, text) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise UserError(f"{label} {str(text).strip()!r} is not a whole number") from None
+
+
 def parse_config(v: dict) -> TrainConfig:
+    """The set-up form's text as a TrainConfig; anything wrong raises one plain UserError."""
     try:
         lr = float(str(v["lr"]).strip())
     except ValueError:
         raise UserError(f"learning rate {v['lr']!r} is not a number (try 0.001)") from None
-    return TrainConfig(model=v["model"], lr=lr, epochs=int(v["epochs"]),
-                       batch_size=int(v["batch_size"]), optimizer=v["optimizer"],
-                       seed=int(v["seed"]), precision=v["precision"],
-                       max_batches=int(v["max_batches"])).validate()  # fmt: skip
+    epochs = whole("epochs", v["epochs"])
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise UserError(f"epochs must be from 1 to {MAX_EPOCHS} (you typed {epochs})")
+    seed = whole("seed", v["seed"])
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"seed must be a whole number from 0 to {MAX_SEED:,}")
+    return TrainConfig(
+        model=v["model"],
+        lr=lr,
+        epochs=epochs,
+        batch_size=whole("batch size", v["batch_size"]),
+        optimizer=v["optimizer"],
+        seed=seed,
+        precision=v["precision"],
+        max_batches=whole("batches per epoch", v["max_batches"]),
+    ).validate()
+
+
+def setup_values() -> dict:
+    """The set-up form's values by field name (its widgets' keys start with ``tp_``)."""
+    return {k[3:]: v for k, v in SS.items() if str(k).startswith("tp_")}
+
+
+def start_training() -> None:
+    act()
+    job = latest_job()
+    if job is not None and not job.done:  # a second click that raced the redraw
+        say("start", "warning", "A run is already training here: stop it before starting another.")
+        return
+    try:
+        config = parse_config(setup_values())
+        manager.submit(TrainingJob(config, data, store, sid, SS["tp_name"].strip()))
+    except UserError as exc:
+        say("start", "error", f"Training not started: {exc}")
 
 
 job = latest_job()
@@ -53,100 +148,203 @@ with (
     st.expander("Set-up", expanded=job is None, icon=":material/tune:"),
     st.form("setup", border=False),
 ):
-    c = st.columns(4)
-    v = {"model": c[0].selectbox("Model", list(MODEL_NAMES), format_func=MODEL_NAMES.get),
-         "lr": c[1].text_input("Learning rate", "0.001", help="a number > 0, e.g. 0.001 or 1e-3"),
-         "epochs": c[2].number_input("Epochs", 0, 100, 3),
-         "batch_size": c[3].number_input("Batch size", 0, 100_000, 256),
-         "optimizer": c[0].radio("Optimizer", OPTIMIZERS, horizontal=True,
-                                 format_func={"adam": "Adam", "sgd": "SGD + momentum 0.9"}.get),
-         "seed": c[1].number_input("Seed", 0, 2**31 - 1, 0),
-         "precision": c[2].selectbox("Precision", PRECISIONS,
-                                     help="auto: bf16 on CPUs with fast bf16, else fp32"),
-         "max_batches": c[3].number_input("Batches per epoch (0 = all)", 0, 100_000, 0,
-                                          help="a small number gives a quick demo run")}  # fmt: skip
-    name = st.text_input("Run name (optional)", max_chars=80)
-    start = st.form_submit_button("Start training", type="primary", disabled=busy, icon=":material/play_arrow:",
-                                  help="one run at a time per tab: stop the current one first" if busy else None)  # fmt: skip
+    row = st.container(horizontal=True, wrap=True)
+    row.selectbox(
+        "Model", list(MODEL_NAMES), format_func=MODEL_NAMES.get, key="tp_model", width=310
+    )
+    row.radio(
+        "Optimizer",
+        OPTIMIZERS,
+        horizontal=True,
+        key="tp_optimizer",
+        format_func={"adam": "Adam", "sgd": "SGD + momentum 0.9"}.get,
+    )
+    row = st.container(horizontal=True, wrap=True)
+    row.text_input(
+        "Learning rate",
+        "0.001",
+        key="tp_lr",
+        width=140,
+        help="a number > 0 and at most 10, e.g. 0.001 or 1e-3",
+    )
+    row.text_input(
+        "Epochs", "3", key="tp_epochs", width=110, help=f"a whole number from 1 to {MAX_EPOCHS}"
+    )
+    row.text_input(
+        "Batch size",
+        "256",
+        key="tp_batch_size",
+        width=110,
+        help=f"a whole number from 1 to {MAX_BATCH_SIZE}",
+    )
+    row.text_input(
+        "Seed",
+        "0",
+        key="tp_seed",
+        width=110,
+        help=f"a whole number from 0 to {MAX_SEED:,}: initial weights and batch order",
+    )
+    row.selectbox(
+        "Precision",
+        PRECISIONS,
+        key="tp_precision",
+        width=110,
+        help="auto: bf16 on CPUs with fast bf16, else fp32",
+    )
+    row.text_input(
+        "Batches per epoch (0 = all)",
+        "0",
+        key="tp_max_batches",
+        width=200,
+        help="a small number gives a quick demo run",
+    )
+    st.text_input("Run name (optional)", max_chars=80, key="tp_name")
+    st.form_submit_button(
+        "Start training",
+        type="primary",
+        disabled=busy,
+        on_click=start_training,
+        icon=":material/play_arrow:",
+        help="one run at a time per tab: stop the current one first" if busy else None,
+    )
+show_message("start")
+job = latest_job()  # Start may have just submitted one
 with contextlib.suppress(UserError):  # a bad value gets its message when Start is pressed
-    st.caption(speed.estimate_line(parse_config(v), data))
-if start and busy:  # a second click that raced the redraw
-    st.warning("A run is already training in this tab: stop it before starting another.")
-elif start:
-    try:
-        config = parse_config(v)
-        job = manager.submit(TrainingJob(config, data, store, sid, name.strip()))
-        st.rerun()  # redraw the form with Start disabled and the live panel polling
-    except UserError as exc:
-        st.error(f"Training not started: {exc}")
+    st.caption(speed.estimate_line(parse_config(setup_values()), data))
 
 
 # ------------------------------------------------------------------------------ live panel
 def progress_text(s: dict) -> str:
     if s["status"] == "queued":
         return f"queued, position {s['queue_position']}"
+    if not s["batches_per_epoch"] or not s["batch"]:  # never "batch 0/0 · 0 images/s"
+        return "no batch was trained" if s["done"] else "starting…"
     running = not s["done"] and s.get("seconds_left") is not None
     left = f", ~{s['seconds_left']:.0f} s left" if running else ""
-    return (f"epoch {s['epoch']}/{s['config']['epochs']} · batch {s['batch']}/"
-            f"{s['batches_per_epoch']} · {s['images_per_s']:,.0f} images/s{left}")  # fmt: skip
+    return (
+        f"epoch {s['epoch']}/{s['config']['epochs']} · batch {s['batch']}/"
+        f"{s['batches_per_epoch']} · {s['images_per_s']:,.0f} images/s{left}"
+    )
+
+
+def apply_lr(j: TrainingJob, old: float) -> None:
+    new = SS.get("new_lr")
+    try:
+        TrainConfig(lr=new).validate()  # the same bounds as at the start (0 < lr <= 10)
+        j.set_lr(new)
+        say("lr", "info", f"learning rate {old:g} → {new:g} from the next batch")
+    except UserError as exc:
+        say("lr", "error", f"Learning rate not changed: {exc}")
 
 
 def controls(j: TrainingJob, s: dict) -> None:
-    c = st.columns([1, 1, 1.3, 1.3, 2.4], vertical_alignment="bottom")
+    row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
     if s["status"] == "paused":
-        c[0].button(
-            "Resume", on_click=j.resume, key="resume", width="stretch", icon=":material/play_arrow:"
+        row.button(
+            "Resume", on_click=act, args=(j.resume,), key="resume", icon=":material/play_arrow:"
         )
     else:
-        c[0].button("Pause", on_click=j.pause, key="pause", width="stretch", icon=":material/pause:",
-                    disabled=s["status"] != "running")  # fmt: skip
-    c[1].button("Stop", on_click=j.stop, key="stop", width="stretch", icon=":material/stop:")
-    new_lr = c[2].number_input("New learning rate", value=float(s["lr"]), format="%g",
-                               step=float(s["lr"]) / 2, key="new_lr")  # fmt: skip
-    if c[3].button("Apply learning rate", key="apply_lr", width="stretch"):
-        try:
-            j.set_lr(new_lr)
-            c[4].caption(f"learning rate {s['lr']:g} → {new_lr:g} from the next batch")
-        except UserError as exc:
-            c[4].error(str(exc))
+        row.button(
+            "Pause",
+            on_click=act,
+            args=(j.pause,),
+            key="pause",
+            icon=":material/pause:",
+            disabled=s["status"] != "running",
+        )
+    row.button("Stop", on_click=act, args=(j.stop,), key="stop", icon=":material/stop:")
+    row.number_input(
+        "New learning rate",
+        value=float(s["lr"]),
+        format="%g",
+        key="new_lr",
+        step=float(s["lr"]) / 2,
+        width=170,
+        on_change=act,
+    )
+    row.button("Apply learning rate", key="apply_lr", on_click=act, args=(apply_lr, j, s["lr"]))
+    show_message("lr")
+
+
+def cached_figures(j: TrainingJob, s: dict, smoothing: float, log_y: bool):
+    """The loss and validation figures, rebuilt only when the history or the view changed (a
+    paused job's refreshes cost nothing to build)."""
+    h = s["history"]
+    version = (
+        j.id,
+        len(h["steps"]),
+        len(h["val"]),
+        len(h["markers"]),
+        bool(h["test"]),
+        smoothing,
+        log_y,
+    )
+    cached = SS.get("tp_figs")
+    if cached is None or cached[0] != version:
+        cached = (version, plots.loss_figure(h, smoothing, log_y), plots.val_figure(h))
+        SS["tp_figs"] = cached
+    return cached[1], cached[2]
 
 
 def live_figures(j: TrainingJob, s: dict) -> None:
     h = s["history"]
-    c = st.columns([3, 1.2, 1.2], vertical_alignment="bottom")
-    smoothing = c[0].slider("Smoothing weight w", 0.0, 0.99, 0.6, 0.01, key="smoothing",
-                            help=plots.SMOOTHING_FORMULA)  # fmt: skip
-    log_y = c[1].toggle("Log-scale loss", key="log_y")
-    c[2].caption(f"{len(h['steps'])} batches plotted")
+    row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
+    smoothing = row.slider(
+        "Smoothing weight w",
+        0.0,
+        0.99,
+        0.6,
+        0.01,
+        key="smoothing",
+        width=320,
+        help=plots.SMOOTHING_FORMULA,
+        on_change=act,
+    )
+    log_y = row.toggle("Log-scale loss", key="log_y", on_change=act)
+    row.caption(f"{len(h['steps'])} batches plotted")
     st.caption(f"Smoothing: {plots.SMOOTHING_FORMULA} (w = 0: raw loss). Hover for read-outs.")
+    loss_fig, val_fig = cached_figures(j, s, smoothing, log_y)
     left, right = st.columns([1.7, 1])
-    left.plotly_chart(plots.loss_figure(h, smoothing, log_y), key="loss_chart")
-    right.plotly_chart(plots.val_figure(h), key="val_chart")
+    left.plotly_chart(loss_fig, key="loss_chart")
+    right.plotly_chart(val_fig, key="val_chart")
 
 
 def weight_figures(j: TrainingJob) -> None:
     state, step = j.weights()
     if state is None:
         return
-    model = model_from_state(j.config.model, state)
     left, right = st.columns([1, 1.2])
-    with left:
+    i = right.number_input(
+        "Digit for the feature maps (index in the test split)",
+        0,
+        len(data.test) - 1,
+        0,
+        key="digit",
+        on_change=act,
+    )
+    version = (j.id, step, int(i))
+    cached = SS.get("tp_weight_figs")
+    if cached is None or cached[0] != version:
+        model = model_from_state(j.config.model, state)
         filters, caption = first_layer_filters(model)
-        st.plotly_chart(plots.filters_figure(filters, caption, step), key="filters_chart")
-    with right:
-        i = st.number_input("Digit for the feature maps (index in the test split)", 0,
-                            len(data.test) - 1, 0, key="digit")  # fmt: skip
         image = data.test.images[int(i)]
         label = data.classes[int(data.test.labels[int(i)])]
         maps = feature_maps(model, image)
-        st.plotly_chart(plots.feature_maps_figure(maps, image, label), key="maps_chart")
+        cached = (
+            version,
+            plots.filters_figure(filters, caption, step),
+            plots.feature_maps_figure(maps, image, label),
+        )
+        SS["tp_weight_figs"] = cached
+    left.plotly_chart(cached[1], key="filters_chart")
+    right.plotly_chart(cached[2], key="maps_chart")
 
 
-def live_panel(job_id: str, polling: bool) -> None:
-    """Curves and controls redraw every POLL_S; filters and feature maps every WEIGHTS_S (they
-    cost more to draw, and a slower cadence keeps training at full speed)."""
+def live_panel(job_id: str, every: float | None) -> None:
+    """Curves and controls redraw every ``every`` s; filters and feature maps every WEIGHTS_S
+    (they cost more to draw, and a slower cadence keeps training at full speed)."""
 
-    @st.fragment(run_every=POLL_S if polling else None)
+    @st.fragment(run_every=every)
     def panel():
         set_intraop_threads(1)
         j = manager.get(job_id)
@@ -154,17 +352,17 @@ def live_panel(job_id: str, polling: bool) -> None:
             return
         manager.touch(sid)
         s = j.snapshot()
-        st.subheader(f"Run: {j.name}")
+        st.subheader(plain(f"Run: {j.name}"))
         job_panel(s, progress_text(s))
         if not s["done"]:
             controls(j, s)
         elif s["run_id"]:
-            st.success(f"{s['message']}. Saved as run **{s['run_id']}**.")
+            st.success(f"{plain(s['message'])}. Saved as run **{s['run_id']}**.")
         live_figures(j, s)
-        if s["done"] and polling:  # stop polling: redraw the whole page once, without run_every
+        if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
 
-    @st.fragment(run_every=WEIGHTS_S if polling else None)
+    @st.fragment(run_every=WEIGHTS_S if every == POLL_S else None)  # not while queued
     def weights_panel():
         set_intraop_threads(1)
         j = manager.get(job_id)
@@ -176,79 +374,225 @@ def live_panel(job_id: str, polling: bool) -> None:
 
 
 if job is not None:
-    live_panel(job.id, polling=not job.done)
+    live_panel(job.id, poll_every(job.snapshot()))
 
 
 # ------------------------------------------------------------------------- results of a run
-@st.cache_resource(max_entries=8, show_spinner="Evaluating on the test split…")
-def run_evaluation(run_id: str, source: str, _data):
+def pick(run_id: str) -> None:
+    """Show ``run_id`` in the results and manage pickers (they otherwise keep the student's pick)."""
+    SS["result_run"] = SS["manage_run"] = SS["tp_shown_run"] = run_id
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the run…")
+def run_model(run_id: str, created: str):
     model, _config = store.load_model(run_id)
-    return evaluate_split(model, _data.test)
+    return model
+
+
+@st.cache_resource(max_entries=8, show_spinner="Evaluating on the test split…")
+def run_evaluation(run_id: str, created: str, source: str, _data):
+    return evaluate_split(run_model(run_id, created), _data.test)
 
 
 all_runs = store.list()  # read once per page run; damaged ones only go in the table
 runs = [r for r in all_runs if not r.damaged and r.status != "running"]  # running: in the table
+labels = {r.id: run_label(r) for r in runs}
+if job is not None and job.run_id and job.run_id != SS.get("tp_shown_run"):
+    pick(job.run_id)  # a run that just ended becomes the one the pickers show, once
+for picker in ("result_run", "manage_run"):  # a run deleted elsewhere leaves the pickers
+    if SS.get(picker) is not None and SS[picker] not in labels:
+        del SS[picker]
 st.divider()
 st.subheader("Results of a run")
+info = None
 if not runs:
     st.caption("No saved runs yet: start one above.")
 else:
     ids = [r.id for r in runs]
-    default = job.run_id if job is not None and job.run_id in ids else ids[0]
-    labels = {r.id: run_label(r) for r in runs}
     run_id = st.selectbox(
-        "Run", ids, index=ids.index(default), format_func=labels.get, key="result_run"
+        "Run",
+        ids,
+        format_func=labels.get,
+        key="result_run",
+        on_change=act,
     )
     info = next(r for r in runs if r.id == run_id)
     summary = info.summary or {}
     try:
-        ev = run_evaluation(run_id, data.source, data)
-        c = st.columns(4)
-        c[0].metric(f"Test accuracy ({data.source})", f"{ev.accuracy:.2%}")
+        ev = run_evaluation(run_id, info.created, data.source, data)
         val_acc = summary.get("val_accuracy")
-        c[1].metric("Validation accuracy", f"{val_acc:.2%}" if val_acc is not None else "—")
-        c[2].metric("Status", info.status)
-        c[3].metric("Images/s", f"{summary.get('images_per_s') or 0:,.0f}")
+        row = st.container(horizontal=True, wrap=True)
+        row.metric(f"Test accuracy ({data.source})", f"{ev.accuracy:.2%}", width="content")
+        row.metric(
+            "Validation accuracy", f"{val_acc:.2%}" if val_acc is not None else "—", width="content"
+        )
+        row.metric("Status", info.status, width="content")
+        row.metric("Images/s", f"{summary.get('images_per_s') or 0:,.0f}", width="content")
         if summary.get("message"):
-            st.caption(summary["message"])
+            st.text(summary["message"])
         left, right = st.columns(2)
         left.plotly_chart(plots.confusion_figure(ev.confusion, data.classes), key="confusion")
         right.plotly_chart(plots.per_class_figure(ev.per_class(data.classes)), key="per_class")
         wrong = ev.mistakes(12)
-        st.plotly_chart(plots.mistakes_figure(data.test.images[wrong], ev.labels[wrong].tolist(),
-                                              ev.probs[wrong], data.classes), key="mistakes")  # fmt: skip
+        st.plotly_chart(
+            plots.mistakes_figure(
+                data.test.images[wrong], ev.labels[wrong].tolist(), ev.probs[wrong], data.classes
+            ),
+            key="mistakes",
+        )
     except UserError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
+
+
+# ------------------------------------------------------- from a feature map to its arithmetic
+def clicked_pixel(h: int, w: int) -> tuple[int, int] | None:
+    """(row, col) of the feature-map pixel last clicked, if it is inside an h x w map."""
+    event = SS.get("rf_chart")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    for p in points:
+        r, c = int(p.get("y", -1)), int(p.get("x", -1))
+        if p.get("curve_number") == 2 and 0 <= r < h and 0 <= c < w:
+            return r, c
+    return None
+
+
+@st.fragment
+def arithmetic_panel(info: RunInfo) -> None:
+    st.subheader("From a feature map to its arithmetic")
+    model = run_model(info.id, info.created)
+    if not isinstance(model, ConvNet):
+        st.info("Pick a ConvNet run above: this view steps into its convolutions.")
+        return
+    st.caption(
+        "Click a pixel of the feature map: the digit shows the input pixels it depends on (its "
+        "receptive field), and below is the dot product that computed it, exactly as on the "
+        "Convolution page. The model standardises each input pixel first, "
+        f"x = (pixel / 255 − {MNIST_MEAN}) / {MNIST_STD}: the windows show those values."
+    )
+    row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
+    layer = row.radio(
+        "Convolution",
+        [1, 2],
+        horizontal=True,
+        key="rf_layer",
+        format_func=lambda n: f"conv {n} ({'5x5' if n == 1 else '9x9'} field)",
+    )
+    convs = [m for m in model.conv_layers if isinstance(m, nn.Conv2d)]
+    channel = row.number_input(
+        "Feature map", 0, convs[layer - 1].out_channels - 1, 0, key="rf_channel", width=140
+    )
+    digit = row.number_input("Test digit", 0, len(data.test) - 1, 0, key="rf_digit", width=140)
+    image = data.test.images[int(digit)]
+    maps = dict(feature_maps(model, image))
+    fmap = maps[f"ReLU {layer}"][int(channel)]
+    pick = clicked_pixel(*fmap.shape)
+    if pick is None:  # nothing clicked yet: the map's strongest pixel
+        pick = divmod(int(fmap.argmax()), fmap.shape[1])
+    a = receptive_field_arithmetic(model, image, layer, int(channel), *pick)
+    title = f"conv {layer} map {channel} after ReLU (click a pixel)"
+    st.plotly_chart(
+        arith_plots.field_figure(image, fmap, title, a),
+        key="rf_chart",
+        on_select="rerun",
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
+    own = float(fmap[a.row, a.col])
+    st.markdown(
+        f"**conv {layer}, map {channel}, pixel ({a.row}, {a.col})**: its receptive field is "
+        f"the {a.size}x{a.size} input pixels at rows {a.top}–{a.top + a.size - 1}, columns "
+        f"{a.left}–{a.left + a.size - 1}. The model's own activation there: **{own:.4f}**."
+    )
+    if layer == 2:
+        st.caption(
+            f"Conv 2 sums over all {a.window.shape[0]} maps of conv 1: the three channels with "
+            "the largest |sum| are written out, the rest are summed, then the bias is added."
+        )
+    st.code(a.equation(3), language=None, wrap_lines=True)
+    st.plotly_chart(
+        arith_plots.dot_product_figure(a, a.top_channels(3) if layer == 2 else [0]),
+        key="rf_products",
+        config={"displayModeBar": False},
+    )
+
+
+if info is not None:
+    arithmetic_panel(info)
+
 
 # ------------------------------------------------------------------------------------ runs
+def rename_run(run_id: str) -> None:
+    act()
+    try:
+        store.rename(run_id, SS.get("new_name", ""))
+        say("manage", "success", f"Renamed run {run_id} to {SS['new_name'].strip()}.")
+    except UserError as exc:
+        say("manage", "error", f"Not renamed: {exc}")
+
+
+def delete_run(run_id: str, name: str) -> None:
+    act()
+    SS["sure"] = False  # "Really delete" asks again for the next run
+    try:
+        store.delete(run_id)
+        say("manage", "success", f"Deleted run {name} ({run_id}).")
+    except UserError as exc:
+        say("manage", "error", f"Not deleted: {exc}")
+
+
+def export_file(run_id: str, suffix: str) -> tuple[str | None, str]:
+    """(text, note) of a run's script or notebook; uploaded weights train on today's source."""
+    try:
+        return export_text(store, run_id, suffix), ""
+    except UserError as exc:
+        if "no data source" not in str(exc):
+            return None, str(exc)
+    try:
+        return export_text(store, run_id, suffix, data.source), f"trains on {data.source}"
+    except UserError as exc:
+        return None, str(exc)
+
+
 st.divider()
 st.subheader("Saved runs")
 table = store.table(all_runs)
 if not table.empty:
     st.dataframe(table.drop(columns=["created"]), hide_index=True, key="runs_table")
 if runs:
-    labels = {r.id: run_label(r) for r in runs}
-    chosen = st.multiselect("Overlay the curves of", [r.id for r in runs], default=[r.id for r in runs[:3]],
-                            format_func=labels.get, key="overlay")  # fmt: skip
+    chosen = st.multiselect(
+        "Overlay the curves of",
+        [r.id for r in runs],
+        default=[r.id for r in runs[:3]],
+        format_func=labels.get,
+        key="overlay",
+        on_change=act,
+    )
     if chosen:
-        curves = [(labels[i], store.metrics(i)) for i in chosen]
-        st.plotly_chart(plots.overlay_figure(curves, st.session_state.get("smoothing", 0.6),
-                                             st.session_state.get("log_y", False)), key="overlay_chart")  # fmt: skip
+        curves = [(html.escape(labels[i]), store.metrics(i)) for i in chosen]
+        st.plotly_chart(
+            plots.overlay_figure(curves, SS.get("smoothing", 0.6), SS.get("log_y", False)),
+            key="overlay_chart",
+        )
 
-    with st.expander("Rename, delete or download a run"):
-        target = st.selectbox("Run", [r.id for r in runs], format_func=labels.get, key="manage_run")
-        c = st.columns([2, 1, 1, 1.3], vertical_alignment="bottom")
-        new_name = c[0].text_input("New name", key="new_name", max_chars=80)
-        if c[1].button("Rename", key="rename"):
-            try:
-                store.rename(target, new_name)
-                st.rerun()
-            except UserError as exc:
-                st.error(str(exc))
-        sure = c[2].checkbox("Really delete", key="sure")
-        if c[3].button("Delete run", key="delete", disabled=not sure, icon=":material/delete:"):
-            store.delete(target)
-            st.rerun()
+    with st.expander("Rename, delete, download or take home a run"):
+        target = st.selectbox(
+            "Run", [r.id for r in runs], format_func=labels.get, key="manage_run", on_change=act
+        )
+        target_name = next(r.name for r in runs if r.id == target)
+        st.caption(f"Run id {target}; its name as typed:")
+        st.text(target_name)
+        row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
+        row.text_input("New name", key="new_name", max_chars=80, width=260)
+        row.button("Rename", key="rename", on_click=rename_run, args=(target,))
+        row.checkbox("Really delete", key="sure")
+        row.button(
+            "Delete run",
+            key="delete",
+            disabled=not SS.get("sure"),
+            icon=":material/delete:",
+            on_click=delete_run,
+            args=(target, target_name),
+        )
 
         def zip_bytes(run_id=target) -> bytes:
             info = store.info(run_id)
@@ -256,31 +600,68 @@ if runs:
             report = plots.run_report_html(info, store.metrics(run_id), model, data)
             return store.export_zip(run_id, report)
 
-        st.download_button("Download run as zip (config, metrics CSV, weights, TensorBoard "
-                           "events, HTML report)", zip_bytes, f"{target}.zip", "application/zip",
-                           on_click="ignore", key="download", icon=":material/download:")  # fmt: skip
-        st.caption("Every run also has TensorBoard event files: `tensorboard --logdir runs`.")
-        publish_button(target)
+        row = st.container(horizontal=True, wrap=True)
+        row.download_button(
+            "Download run as zip",
+            zip_bytes,
+            f"{target}.zip",
+            "application/zip",
+            on_click="ignore",
+            key=f"download-{target}",
+            icon=":material/download:",
+            help="config, metrics CSV, weights, TensorBoard events, HTML report",
+        )
+        for suffix, what, mime in (
+            (".py", "Python script", "text/x-python"),
+            (".ipynb", "Jupyter notebook", "application/x-ipynb+json"),
+        ):
+            text, note = export_file(target, suffix)
+            if text is not None:
+                row.download_button(
+                    f"Take home: {what} ({suffix})",
+                    text,
+                    f"{target}{suffix}",
+                    mime,
+                    on_click="ignore",
+                    key=f"export{suffix}",
+                    icon=":material/code:",
+                    help="plain PyTorch + torchvision; reproduces this run "
+                    + (f"({note})" if note else "with its data"),
+                )
+            else:
+                st.text(f"No {what}: {note}")
+        st.caption(
+            "The script and notebook train this run again with plain PyTorch (same seed and "
+            "fp32: the same losses); `python FILE.py --max-batches 5` is a quick try. Every run "
+            "also has TensorBoard event files: `tensorboard --logdir runs`."
+        )
+    publish_button(target)
+show_message("manage")
 
-if imported := st.session_state.pop("imported", None):
-    st.success(imported)
+
+def import_upload() -> None:
+    act()
+    try:
+        up = SS.get("upload_file")
+        if up is None:
+            raise UserError("choose a .pt file first")
+        name = SS.get("up_name", "").strip() or "uploaded"
+        new_id = store.import_weights(up.getvalue(), SS["up_model"], name)
+        pick(new_id)
+        say("upload", "success", f"Imported as run {new_id}; pick it under Results of a run.")
+    except UserError as exc:
+        say("upload", "error", f"Not imported: {exc}")
+
+
 with st.expander("Load weights from a .pt file"), st.form("upload", border=False):
-    up_model = st.selectbox(
-        "Model the weights are for", list(MODEL_NAMES), format_func=MODEL_NAMES.get
+    st.selectbox(
+        "Model the weights are for", list(MODEL_NAMES), format_func=MODEL_NAMES.get, key="up_model"
     )
-    up_file = st.file_uploader(f"A state_dict saved with torch.save (at most {MAX_UPLOAD_BYTES // 2**20} MB)",
-                               type=["pt", "pth"], key="upload_file")  # fmt: skip
-    up_name = st.text_input("Name for the imported run", "uploaded weights", max_chars=80)
-    if st.form_submit_button("Import weights"):
-        try:
-            if up_file is None:
-                raise UserError("choose a .pt file first")
-            new_id = store.import_weights(
-                up_file.getvalue(), up_model, up_name.strip() or "uploaded"
-            )
-            st.session_state["imported"] = (
-                f"Imported as run {new_id}; pick it under Results of a run."
-            )
-            st.rerun()  # so the new run shows in the lists above
-        except UserError as exc:
-            st.error(f"Not imported: {exc}")
+    st.file_uploader(
+        f"A state_dict saved with torch.save (at most {MAX_UPLOAD_BYTES // 2**20} MB)",
+        type=["pt", "pth"],
+        key="upload_file",
+    )
+    st.text_input("Name for the imported run", "uploaded weights", max_chars=80, key="up_name")
+    st.form_submit_button("Import weights", on_click=import_upload)
+show_message("upload")

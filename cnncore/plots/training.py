@@ -70,13 +70,33 @@ def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
 
 
 def _markers(fig: go.Figure, markers: list[dict], row=None, col=None) -> None:
+    """A vertical line per marker; markers at the same batch (paused and resumed there) share
+    one label, "paused · resumed", instead of printing over each other."""
+    kw = {"row": row, "col": col} if row else {}
+    by_step: dict[int, list[dict]] = {}
     for m in markers:
-        color, dash, text = MARKER_STYLE.get(m["kind"], ("#64748b", "dot", m["kind"]))
-        label = text.format(lr=m.get("lr") or 0, old_lr=m.get("old_lr") or 0)
-        kw = {"row": row, "col": col} if row else {}
-        fig.add_vline(x=m["step"], line=dict(color=color, dash=dash, width=1.5),
-                      annotation=dict(text=label, textangle=-90, font=dict(size=10, color=color),
-                                      yanchor="top"), **kw)  # fmt: skip
+        by_step.setdefault(m["step"], []).append(m)
+    for step, group in by_step.items():
+        labels = []
+        for m in group:
+            color, dash, text = MARKER_STYLE.get(m["kind"], ("#64748b", "dot", m["kind"]))
+            labels.append(text.format(lr=m.get("lr") or 0, old_lr=m.get("old_lr") or 0))
+            fig.add_vline(x=step, line=dict(color=color, dash=dash, width=1.5), **kw)
+        color = MARKER_STYLE.get(group[-1]["kind"], ("#64748b",))[0]
+        font = dict(size=10, color=color)
+        text = " · ".join(labels)
+        fig.add_annotation(
+            x=step,
+            y=1,
+            yref="y domain",
+            text=text,
+            textangle=-90,
+            font=font,
+            yanchor="top",
+            xanchor="right",
+            showarrow=False,
+            **kw,
+        )
 
 
 def bounded_loss(history: dict, max_points: int = CHART_POINTS) -> dict:

@@ -1,21 +1,35 @@
-"""The live training page through AppTest: a tiny run end to end, bad input refused."""
+"""The live training page through AppTest: a tiny run end to end, bad input refused with a reason
+that stays on screen, run names shown as text, delete that asks each time, take-home exports and
+the feature-map arithmetic."""
 
 import io
+import re
 
 import torch
 
 from tests.app.conftest import open_page
 
 PAGE = "views/training.py"
+EVIL = "![t](http://127.0.0.1:9/p.png) **bold**"
 
 
-def set_number(at, label, value):
-    next(w for w in at.number_input if w.label == label).set_value(value)
+def shown(el) -> str:
+    """What a Markdown element shows (the page escapes visitor text with backslashes)."""
+    return re.sub(r"\\(.)", r"\1", el.value)
 
 
-def start(at):
-    next(b for b in at.button if b.label == "Start training").click()
+def texts(elements) -> list[str]:
+    return [shown(e) for e in elements]
+
+
+def set_text(at, label, value):
+    next(w for w in at.text_input if w.label == label).set_value(str(value))
+
+
+def click(at, label):
+    next(b for b in at.button if b.label == label).click()
     at.run()
+    assert not at.exception
 
 
 def session_jobs():
@@ -24,62 +38,100 @@ def session_jobs():
     return job_manager().jobs()
 
 
+def store():
+    from app.ui.runs import run_store
+
+    return run_store()
+
+
 def test_tiny_run_trains_saves_and_shows_results():
     at = open_page(PAGE)
     assert not at.exception
     before = {j.id for j in session_jobs()}
-    set_number(at, "Epochs", 1)
-    set_number(at, "Batch size", 32)
-    set_number(at, "Batches per epoch (0 = all)", 4)
-    next(w for w in at.text_input if w.label == "Run name (optional)").set_value("apptest run")
-    start(at)
-    assert not at.exception and not at.error
+    set_text(at, "Epochs", 1)
+    set_text(at, "Batch size", 32)
+    set_text(at, "Batches per epoch (0 = all)", 4)
+    set_text(at, "Run name (optional)", "apptest run")
+    click(at, "Start training")
+    assert not at.error
     new = [j for j in session_jobs() if j.id not in before]
     assert len(new) == 1
     job = new[0]
     assert job.join(120) and job.status == "finished", job.error
     at.run()
     assert not at.exception
-    assert any(f"Saved as run **{job.run_id}**" in s.value for s in at.success)
+    assert any("Saved as run" in t and job.run_id in t for t in texts(at.success))
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Status"] == "finished"
     assert metrics["Test accuracy (bundled)"].endswith("%")
     assert any("4 batches plotted" in c.value for c in at.caption)
-    from app.ui.runs import run_store
-
-    assert run_store().info(job.run_id).name == "apptest run"
+    assert not any("batch 0/0" in t for t in texts(at.markdown))
+    assert store().info(job.run_id).name == "apptest run"
     assert next(b for b in at.button if b.label == "Start training").disabled is False
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Take home: Python script (.py)" in labels
+    assert "Take home: Jupyter notebook (.ipynb)" in labels
 
 
-def test_bad_hyperparameters_refused_with_reason():
+def test_bad_set_up_says_why_start_did_nothing_and_the_reason_stays():
     at = open_page(PAGE)
     before = len(session_jobs())
-    next(w for w in at.text_input if w.label == "Learning rate").set_value("fast")
-    start(at)
-    assert not at.exception
-    assert "learning rate 'fast' is not a number" in at.error[0].value
-    at.error  # noqa: B018
-    next(w for w in at.text_input if w.label == "Learning rate").set_value("0.001")
-    set_number(at, "Batch size", 0)
-    start(at)
-    assert "batch size must be a whole number from 1 to 4096" in at.error[0].value
-    set_number(at, "Batch size", 32)
-    set_number(at, "Epochs", 0)
-    start(at)
-    assert "epochs must be a whole number >= 1" in at.error[0].value
+    cases = [
+        ("Learning rate", "fast", "learning rate 'fast' is not a number"),
+        ("Epochs", "1000", "epochs must be from 1 to 100 (you typed 1000)"),
+        ("Epochs", "-3", "epochs must be from 1 to 100 (you typed -3)"),
+        ("Epochs", "2.5", "epochs '2.5' is not a whole number"),
+        ("Batch size", "0", "batch size must be a whole number from 1 to 4096"),
+    ]
+    good = {"Learning rate": "0.001", "Epochs": "1", "Batch size": "32"}
+    for label, value, reason in cases:
+        for k, v in good.items():
+            set_text(at, k, v)
+        set_text(at, label, value)
+        click(at, "Start training")
+        assert len(at.error) == 1 and reason in shown(at.error[0]), texts(at.error)
+        at.run()  # a refresh of the page (as the live panel's polling does) keeps it
+        assert len(at.error) == 1 and reason in shown(at.error[0])
     assert len(session_jobs()) == before, "a job started despite bad input"
 
 
-def upload(at, payload: bytes, model: str = "convnet"):
+def test_learning_rate_messages_stay_until_the_next_action():
+    at = open_page(PAGE)
+    set_text(at, "Epochs", 5)
+    set_text(at, "Batch size", 16)
+    click(at, "Start training")
+    job = session_jobs()[-1]
+    try:
+        click(at, "Pause")
+        lr_box = next(w for w in at.number_input if w.label == "New learning rate")
+        lr_box.set_value(50.0)
+        click(at, "Apply learning rate")
+        assert any("at most 10" in t for t in texts(at.error)), texts(at.error)
+        at.run()
+        assert any("at most 10" in t for t in texts(at.error))
+        next(w for w in at.number_input if w.label == "New learning rate").set_value(0.0002)
+        click(at, "Apply learning rate")
+        assert not at.error
+        note = "learning rate 0.001 → 0.0002 from the next batch"
+        assert note in texts(at.info)
+        at.run()
+        at.run()
+        assert note in texts(at.info), "the confirmation vanished with a refresh"
+        click(at, "Resume")  # the next action clears it
+        assert note not in texts(at.info)
+    finally:
+        job.stop()
+        assert job.join(120)
+
+
+def upload(at, payload: bytes, model: str = "convnet", name: str = "uploaded weights"):
     next(w for w in at.selectbox if w.label == "Model the weights are for").set_value(model)
     at.file_uploader[0].set_value(("weights.pt", payload, "application/octet-stream"))
-    next(b for b in at.button if b.label == "Import weights").click()
-    at.run()
-    assert not at.exception
+    set_text(at, "Name for the imported run", name)
+    click(at, "Import weights")
 
 
 def test_uploads_bad_refused_good_imported():
-    from app.ui.runs import run_store
     from cnncore.models import build_model
     from cnncore.runs import state_dict_bytes
 
@@ -87,14 +139,79 @@ def test_uploads_bad_refused_good_imported():
     wrong_shapes = io.BytesIO()
     torch.save({"weight": torch.zeros(3)}, wrong_shapes)
     fcnet = state_dict_bytes(build_model("fcnet"))
-    for payload, reason in ((b"not a torch file", "not a PyTorch weights file"),
-                            (wrong_shapes.getvalue(), "does not fit the convnet model"),
-                            (fcnet, "does not fit the convnet model")):  # fmt: skip
+    for payload, reason in (
+        (b"not a torch file", "not a PyTorch weights file"),
+        (wrong_shapes.getvalue(), "does not fit the convnet model"),
+        (fcnet, "does not fit the convnet model"),
+    ):
         upload(at, payload)
-        assert len(at.error) == 1 and "Not imported" in at.error[0].value
-        assert reason in at.error[0].value
-        assert run_store().list() == [], "a refused upload changed the run store"
+        assert len(at.error) == 1 and "Not imported" in shown(at.error[0])
+        assert reason in shown(at.error[0])
+        assert store().list() == [], "a refused upload changed the run store"
     upload(at, fcnet, "fcnet")
-    assert not at.error and "Imported as run" in at.success[0].value
-    (info,) = run_store().list()
+    assert not at.error and "Imported as run" in shown(at.success[0])
+    at.run()
+    assert "Imported as run" in shown(at.success[0]), "the upload result vanished on a refresh"
+    (info,) = store().list()
     assert info.config["model"] == "fcnet" and info.status == "imported"
+
+
+def test_names_are_text_pickers_tell_twins_apart_and_delete_asks_each_time():
+    from cnncore.models import build_model
+    from cnncore.runs import state_dict_bytes
+
+    at = open_page(PAGE)
+    weights = state_dict_bytes(build_model("convnet"))
+    upload(at, weights, name=EVIL)
+    upload(at, weights, name=EVIL)
+    twins = store().list()
+    assert len(twins) == 2 and twins[0].name == twins[1].name == EVIL
+    # Every Markdown-rendering element escapes the name: no live image or bold syntax.
+    rendered = [
+        e.value
+        for kind in ("markdown", "caption", "success", "error", "info", "subheader")
+        for e in getattr(at, kind)
+    ]
+    for value in rendered:
+        assert not re.search(r"(?<!\\)!(?<!\\)\[|(?<!\\)\*\*bold", value), value
+    assert EVIL in [t.value for t in at.text]  # shown as typed, with st.text
+    picker = next(s for s in at.selectbox if s.label == "Run" and s.key == "manage_run")
+    assert len(set(picker.options)) == 2, picker.options  # twins told apart by their ids
+    assert all(EVIL in label for label in picker.options)
+
+    victim = twins[1].id  # the older twin, picked by id
+    picker.set_value(victim).run()
+    next(c for c in at.checkbox if c.label == "Really delete").check().run()
+    click(at, "Delete run")
+    assert [r.id for r in store().list()] == [twins[0].id], "deleted the wrong twin"
+    assert next(c for c in at.checkbox if c.label == "Really delete").value is False
+    assert next(b for b in at.button if b.label == "Delete run").disabled
+    assert any(f"Deleted run {EVIL} ({victim})" in t for t in texts(at.success))
+
+    set_text(at, "New name", "kept")
+    click(at, "Rename")
+    assert store().info(twins[0].id).name == "kept"
+
+
+def test_feature_map_arithmetic_matches_the_models_activation():
+    from cnncore.models import build_model
+    from cnncore.runs import state_dict_bytes
+
+    torch.manual_seed(0)
+    at = open_page(PAGE)
+    upload(at, state_dict_bytes(build_model("convnet")), name="arith")
+    at.run()
+    for layer, field in ((1, "5x5"), (2, "9x9")):
+        next(r for r in at.radio if r.label == "Convolution").set_value(layer).run()
+        assert not at.exception
+        head = next(t for t in texts(at.markdown) if t.startswith(f"**conv {layer}, map 0"))
+        assert f"the {field} input pixels" in head
+        own = float(re.search(r"own activation there: \*\*([-\d.]+)\*\*", head).group(1))
+        equation = next(c.value for c in at.code if "ReLU(" in c.value)
+        assert equation.count("(bias)") == 1
+        relu = equation.strip().splitlines()[-1]  # "ReLU(pre) = act"
+        act = float(relu.rsplit("= ", 1)[1].replace("−", "-"))
+        assert abs(act - own) < 1e-3, (relu, own)
+        if layer == 2:
+            assert "the other 13 channels" in equation
+    assert any("standardises each input pixel" in c.value for c in at.caption)

@@ -1,6 +1,14 @@
-"""Live training in a real browser: start, watch the curve grow, pause, resume, stop, reload."""
+"""Live training in a real browser: start, watch the curve grow, pause, messages that stay while
+the panel refreshes, resume, stop, reload; take a run home and run the script; click a
+feature-map pixel and read its equation; the layout at 800 px."""
 
+import io
+import json
+import re
+import subprocess
+import sys
 import time
+import zipfile
 
 import pytest
 
@@ -27,13 +35,13 @@ def wait_until(page, predicate, timeout=60, what="condition"):
         time.sleep(0.25)
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, width: int = 1400) -> None:
     """The whole page: Streamlit scrolls inside its own container, so grow the viewport."""
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 6000)})
+    page.set_viewport_size({"width": width, "height": min(max(height, 1000), 6000)})
     time.sleep(0.8)  # plotly charts re-layout to the new size
     page.screenshot(path=ARTIFACTS / name)
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.set_viewport_size({"width": width, "height": 1000})
 
 
 def status_text(page) -> str:
@@ -42,8 +50,8 @@ def status_text(page) -> str:
 
 def test_train_pause_resume_stop_and_reload(page):
     open_app(page, "training")
-    page.get_by_label("Batch size").fill("16")
-    page.get_by_label("Epochs").fill("20")
+    page.get_by_role("textbox", name="Batch size", exact=True).fill("16")
+    page.get_by_role("textbox", name="Epochs", exact=True).fill("20")
     page.get_by_label("Run name (optional)").fill("browser run")
     page.get_by_role("button", name="Start training").click()
 
@@ -53,12 +61,28 @@ def test_train_pause_resume_stop_and_reload(page):
     assert_no_exception(page)
 
     page.get_by_role("button", name="Pause").click()
-    wait_until(page, lambda: "paused" in status_text(page) and
-               page.get_by_role("button", name="Resume").count() == 1, what="paused")  # fmt: skip
+    wait_until(
+        page,
+        lambda: (
+            "paused" in status_text(page) and page.get_by_role("button", name="Resume").count() == 1
+        ),
+        what="paused",
+    )
     time.sleep(1.0)
     held = plotted(page)
     time.sleep(1.5)
     assert plotted(page) == held, "points kept coming while paused"
+
+    # Messages stay while the live panel refreshes (twice a second), until the next action.
+    for value, expected in (("50", "at most 10"), ("0.0002", "0.001 → 0.0002 from the next batch")):
+        box = page.get_by_label("New learning rate")
+        box.fill(value)
+        box.press("Enter")
+        time.sleep(1.0)
+        page.get_by_role("button", name="Apply learning rate").click()
+        wait_until(page, lambda e=expected: e in status_text(page), what=f"message {expected!r}")
+        time.sleep(2.5)  # five refreshes of the live panel
+        assert expected in status_text(page), f"{expected!r} vanished with a refresh"
     page.get_by_role("button", name="Resume").click()
     wait_until(page, lambda: plotted(page) > held + 3, what="training to resume")
     screenshot(page, "training-live.png")
@@ -78,6 +102,7 @@ def test_train_pause_resume_stop_and_reload(page):
     text = status_text(page)
     assert f"Saved as run {run_id}" in text, "the run is not found after a reload"
     assert "browser run" in text
+    wait_until(page, lambda: plotted(page) >= 0, what="the loss chart to draw after the reload")
     assert plotted(page) == stopped_at
     assert page.locator(".st-key-confusion .js-plotly-plot").count() == 1
     screenshot(page, "training-after-reload.png")
@@ -91,3 +116,141 @@ def test_bad_learning_rate_is_refused(page):
     wait_idle(page)
     alert = page.locator('[data-testid="stAlert"]').filter(has_text="Training not started")
     assert alert.count() == 1 and "learning rate must be" in alert.inner_text()
+
+
+def dump(page, what: str) -> bytes:
+    """Click a download button and return the bytes it delivers."""
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name=what).click()
+    return open(info.value.path(), "rb").read()
+
+
+def train_tiny(page, name: str) -> None:
+    open_app(page, "training")
+    page.get_by_role("textbox", name="Epochs", exact=True).fill("1")
+    page.get_by_role("textbox", name="Batch size", exact=True).fill("32")
+    page.get_by_role("textbox", name="Batches per epoch (0 = all)", exact=True).fill("5")
+    page.get_by_label("Run name (optional)").fill(name)
+    page.locator(".st-key-tp_precision").click()
+    page.get_by_role("option", name="fp32").click()
+    page.get_by_role("button", name="Start training").click()
+    wait_until(page, lambda: "Saved as run" in status_text(page), timeout=180, what="the run")
+    wait_idle(page)
+
+
+def test_take_a_run_home_and_run_the_script(page, tmp_path):
+    train_tiny(page, "take home")
+    page.get_by_text("Rename, delete, download or take home a run").click()
+    wait_idle(page)
+    script = tmp_path / "home.py"
+    script.write_bytes(dump(page, "Take home: Python script (.py)"))
+    notebook = json.loads(dump(page, "Take home: Jupyter notebook (.ipynb)"))
+    assert notebook["nbformat"] == 4 and notebook["cells"]
+    run = zipfile.ZipFile(io.BytesIO(dump(page, "Download run as zip")))
+    metrics = next(n for n in run.namelist() if n.endswith("metrics.csv"))
+    config = json.loads(run.read(next(n for n in run.namelist() if n.endswith("config.json"))))
+    assert config["name"] == "take home"
+    rows = [line.split(",") for line in run.read(metrics).decode().splitlines()[1:]]
+    app_losses = [float(r[3]) for r in rows if r[2] == "train"]
+
+    proc = subprocess.run(
+        [sys.executable, str(script), "--print-every", "1", "--logdir", "tb"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    losses = [float(x) for x in re.findall(r"batch \d+/5 loss ([\d.]+)", proc.stdout)]
+    assert len(losses) == len(app_losses) == 5
+    assert all(abs(a - b) < 1e-5 for a, b in zip(losses, app_losses, strict=True))
+    acc = float(re.search(r"test accuracy: ([\d.]+)%", proc.stdout).group(1)) / 100
+    assert abs(acc - config["summary"]["test_accuracy"]) < 0.02
+
+
+def import_convnet(page, tmp_path, name="clicked net"):
+    import torch
+
+    from cnncore.models import build_model
+
+    torch.manual_seed(0)
+    path = tmp_path / "net.pt"
+    torch.save(build_model("convnet").state_dict(), path)
+    open_app(page, "training")
+    page.get_by_text("Load weights from a .pt file").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_label("Name for the imported run").fill(name)
+    time.sleep(1.0)
+    page.get_by_role("button", name="Import weights").click()
+    wait_until(page, lambda: "Imported as run" in status_text(page), what="the import")
+    wait_idle(page)
+
+
+PIXEL_JS = """([r, c]) => {
+  const gd = document.querySelector('.st-key-rf_chart .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis2, ya = gd._fullLayout.yaxis2;
+  const box = gd.getBoundingClientRect();
+  return [box.left + xa._offset + xa.l2p(c), box.top + ya._offset + ya.l2p(r)];
+}"""
+
+
+def click_pixel(page, row: int, col: int) -> str:
+    page.locator(".st-key-rf_chart").scroll_into_view_if_needed()
+    time.sleep(0.8)
+    page.mouse.click(*page.evaluate(PIXEL_JS, [row, col]))
+    wait_until(page, lambda: f"pixel ({row}, {col})" in status_text(page), what="the clicked pixel")
+    wait_idle(page)
+    return status_text(page)
+
+
+def check_equation(text: str) -> None:
+    own = float(re.search(r"own activation there: (-?\d+\.\d+)", text).group(1))
+    relu = re.search(r"ReLU\(([−\d.]+)\) = ([−\d.]+)", text)
+    assert abs(float(relu.group(2).replace("−", "-")) - own) < 1e-3, (relu.group(0), own)
+
+
+def test_click_a_feature_map_pixel_and_read_its_equation(page, tmp_path):
+    import_convnet(page, tmp_path)
+    text = click_pixel(page, 6, 9)
+    assert "the 5x5 input pixels at rows 6–10, columns 9–13" in text
+    assert "(bias)" in text
+    check_equation(text)
+    page.get_by_text("conv 2 (9x9 field)").click()
+    wait_idle(page)
+    text = click_pixel(page, 3, 4)
+    assert "the 9x9 input pixels at rows 3–11, columns 4–12" in text
+    assert "the other 13 channels" in text and "total:" in text
+    check_equation(text)
+    screenshot(page, "training-arithmetic.png")
+    assert page.errors == []
+
+
+OVERFLOW_JS = """(sel) => [...document.querySelectorAll(sel)]
+  .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.innerText)"""
+
+
+def test_narrow_window_nothing_cut(page, tmp_path):
+    import_convnet(page, tmp_path, "narrow")
+    for width in (800, 1400):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.reload()
+        wait_idle(page)
+        if not page.locator(".st-key-tp_model").is_visible():
+            page.get_by_text("Set-up", exact=True).click()
+        time.sleep(1.0)
+        assert page.locator('[data-testid="stMetricValue"]').count() >= 4
+        cut = page.evaluate(
+            OVERFLOW_JS, '[data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p'
+        )
+        assert cut == [], f"metrics cut at {width} px: {cut}"
+        cut = page.evaluate(OVERFLOW_JS, "main button p")
+        assert cut == [], f"button labels cut at {width} px: {cut}"
+        page.locator(".st-key-tp_model").click()
+        options = page.get_by_role("option").all_inner_texts()
+        assert (
+            "ConvNet (the lesson's CNN)" in options
+            and "FCNet (flattened, fully connected)" in options
+        )
+        page.keyboard.press("Escape")
+        screenshot(page, f"training-{width}.png", width)
