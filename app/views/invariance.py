@@ -51,11 +51,11 @@ def shift_switch() -> str:
     """How test digits are shifted, for the whole page: zero fill or circular wrap."""
     if "inv_shift_mode_next" in st.session_state:  # a measurement just landed: show its mode
         st.session_state["inv_shift_mode"] = st.session_state.pop("inv_shift_mode_next")
+    st.session_state.setdefault("inv_shift_mode", "zero")
     mode = st.segmented_control(
         "Shift digits with",
         list(MODE_LABELS),
         format_func=MODE_LABELS.get,
-        default="zero",
         key="inv_shift_mode",
         help="Zero fill: pixels pushed over the edge are lost and a blank border comes in. "
         "Circular: the frame wraps round, so ink leaving one edge comes back at the other.",
