@@ -9,7 +9,6 @@ and stop it between steps.
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable
@@ -49,7 +48,8 @@ class CompareConfig:
 
     models: tuple[str, ...] = MATCHED_PAIR  # keys of cnncore.models.MODEL_NAMES
     epochs: int = 10  # the same for every model
-    seeds: int = 1  # seeds 0..n-1; several give mean with min-max bands
+    seeds: int = 1  # seeds first_seed..first_seed+n-1; several give mean with min-max bands
+    first_seed: int = 0
     max_shift: int = 4  # K: curves for k = 0..K, grid over [-K, K]^2, consistency C(K)
     augment_shift: int = 0  # >0: train every model with random shifts of up to this many px
     grid: bool = True  # also measure the 2-D grid (else only the eight 1-D directions)
@@ -69,6 +69,8 @@ class CompareConfig:
             raise UserError("each model can be chosen only once")
         inv.check_max_shift(self.max_shift, low=1)
         inv.check_mode(self.shift_mode)
+        if not _is_int(self.first_seed) or self.first_seed < 0:
+            raise UserError("the first seed must be a whole number >= 0")
         if not _is_int(self.seeds) or not 1 <= self.seeds <= MAX_SEEDS:
             raise UserError(
                 f"the number of seeds must be a whole number from 1 to {MAX_SEEDS} "
@@ -163,7 +165,8 @@ def train_models(
     comparison and can be picked again, or on the other pages."""
     if train_split is not None:
         data = Dataset(data.source, data.reason, data.classes, train_split, data.val, data.test)
-    jobs = [(m, s) for s in range(config.seeds) for m in config.models]
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
+    jobs = [(m, s) for s in seeds for m in config.models]
     # weight progress by each model's rough cost per batch so the bar moves evenly
     cost = {m: RELATIVE_COST.get(m, 20) for m in config.models}
     total = sum(cost[m] for m, _ in jobs)
@@ -472,11 +475,35 @@ def findings(result: Comparison) -> list[str]:
 # ------------------------------------------------------------------------------------ estimate
 
 
-@functools.lru_cache(maxsize=64)
+_SPEEDS: dict[tuple[str, int, str], tuple[float, float]] = {}
+_SPEEDS_LOCK = threading.Lock()  # one measurement at a time: two would slow each other down
+
+
 def measured_seconds_per_image(name: str, threads: int, device: str = "cpu") -> tuple[float, float]:
     """(training, forward) seconds per image of a fresh ``name`` model on this machine, in the
     precision a comparison uses: a few batches of random digits, timed on a thread set up like a
     job's worker (``threads`` intra-op threads). Measured once per process (about 0.1-1 s)."""
+    key = (name, threads, device)
+    with _SPEEDS_LOCK:
+        if key not in _SPEEDS:
+            _SPEEDS[key] = _measure_seconds_per_image(name, threads, device)
+        return _SPEEDS[key]
+
+
+def speeds_measured(threads: int, device: str = "cpu") -> bool:
+    """True once every model's speed is measured; otherwise measure them in a background thread
+    (started once) so that a page can show its estimate a moment later without waiting."""
+    missing = [n for n in MODEL_NAMES if (n, threads, device) not in _SPEEDS]
+    if missing and not any(t.name == "measure-speeds" for t in threading.enumerate()):
+        threading.Thread(
+            target=lambda: [measured_seconds_per_image(n, threads, device) for n in missing],
+            name="measure-speeds",
+            daemon=True,
+        ).start()
+    return not missing
+
+
+def _measure_seconds_per_image(name: str, threads: int, device: str) -> tuple[float, float]:
     out: list[tuple[float, float]] = []
 
     def measure() -> None:

@@ -27,8 +27,9 @@ from cnncore.experiments import (
     ink_region_start,
     remeasure,
     run_comparison,
+    speeds_measured,
 )
-from cnncore.jobs import FunctionJob
+from cnncore.jobs import WORKER_THREADS, FunctionJob
 from cnncore.models import MODEL_NAMES
 from cnncore.plots import invariance as plots
 
@@ -71,83 +72,95 @@ def _submit(fn, name: str, keep_results: bool = False) -> None:
         st.session_state.pop("inv_results", None)
 
 
-@st.fragment
 def comparison_settings(data, mode: str) -> None:
     """Train a matched set here: models, epochs, seeds, shift range, augmentation, and what it
-    should take on this machine. A change reruns only this panel (the estimate follows)."""
-    with st.container(border=True):
-        c1, c2, c3 = st.columns(3)
-        models = c1.multiselect(
-            "Models",
-            list(MODEL_NAMES),
-            default=list(MATCHED_PAIR),
-            format_func=MODEL_NAMES.get,
-            key="inv_models",
-            help=f"The matched pair is {' and '.join(MATCHED_PAIR)}; "
-            f"variants: {', '.join(VARIANTS)}.",
-        )
-        epochs = c1.number_input("Epochs (same for all)", 0, 100, 5, key="inv_epochs")
-        max_shift = c2.number_input(
-            "Largest shift K (px)",
-            0,
-            28,
-            4,
-            key="inv_max_shift",
-            help=f"Curves for 0..K px, a grid over ±K, consistency C(K). 1 to {inv.MAX_SHIFT}.",
-        )
-        seeds = c2.number_input(
-            "Seeds",
-            0,
-            20,
-            1,
-            key="inv_seeds",
-            help=f"1 to {MAX_SEEDS}; several give min–max bands.",
-        )
-        augment = c3.number_input(
-            "Train with random shifts up to (px)",
-            0,
-            28,
-            0,
-            key="inv_augment",
-            help="0 = off. The nets are then robust up to the trained range — and not beyond it.",
-        )
-        grid = c3.checkbox("2-D grid of shifts", True, key="inv_grid")
-        perm = c3.checkbox("Scrambled-pixel experiment (doubles training)", False, key="inv_perm")
-        try:
-            config = CompareConfig(
-                models=tuple(models),
-                epochs=int(epochs),
-                seeds=int(seeds),
-                max_shift=int(max_shift),
-                augment_shift=int(augment),
-                grid=grid,
-                permutation=perm,
-                # tests set this hidden budget (batches per epoch) to stay tiny
-                max_batches=int(st.session_state.get("inv_max_batches", 0)),
-                shift_mode=mode,
-            ).validate()
-            problem = None
-        except UserError as exc:
-            config, problem = None, str(exc)
-        if config is not None:
-            seconds = estimate_comparison_seconds(config, data)
-            st.caption(
-                f"About **{seconds:.0f} s** on this machine: measured from a few training "
-                "batches of each model here, times the images this comparison trains on and "
-                "measures."
+    should take on this machine. A change reruns only this panel (the estimate follows); until
+    this machine's speed is measured (once per server, in the background) it polls."""
+    measured = speeds_measured(WORKER_THREADS)
+
+    @st.fragment(run_every=None if measured else 1.0)
+    def panel() -> None:
+        with st.container(border=True):
+            c1, c2, c3 = st.columns(3)
+            models = c1.multiselect(
+                "Models",
+                list(MODEL_NAMES),
+                default=list(MATCHED_PAIR),
+                format_func=MODEL_NAMES.get,
+                key="inv_models",
+                help=f"The matched pair is {' and '.join(MATCHED_PAIR)}; "
+                f"variants: {', '.join(VARIANTS)}.",
             )
-        start = st.button("Train and compare", type="primary", icon=":material/play_arrow:")
-    if not start:
-        return
-    if config is None:
-        st.error(f"{problem}. Nothing was started.")
-        return
-    store = run_store()  # the trained models are kept as runs: a refresh loses nothing
-    _submit(
-        lambda report, control: run_comparison(data, config, report, control, store=store),
-        f"compare {', '.join(config.models)}",
-    )
-    st.rerun(scope="app")
+            epochs = c1.number_input("Epochs (same for all)", 0, 100, 5, key="inv_epochs")
+            max_shift = c2.number_input(
+                "Largest shift K (px)",
+                0,
+                28,
+                4,
+                key="inv_max_shift",
+                help=f"Curves for 0..K px, a grid over ±K, consistency C(K). 1 to {inv.MAX_SHIFT}.",
+            )
+            seeds = c2.number_input(
+                "Seeds",
+                0,
+                20,
+                1,
+                key="inv_seeds",
+                help=f"1 to {MAX_SEEDS}; several give min–max bands.",
+            )
+            augment = c3.number_input(
+                "Train with random shifts up to (px)",
+                0,
+                28,
+                0,
+                key="inv_augment",
+                help="0 = off. The nets are then robust up to the trained range — and not beyond it.",
+            )
+            grid = c3.checkbox("2-D grid of shifts", True, key="inv_grid")
+            perm = c3.checkbox(
+                "Scrambled-pixel experiment (doubles training)", False, key="inv_perm"
+            )
+            try:
+                config = CompareConfig(
+                    models=tuple(models),
+                    epochs=int(epochs),
+                    seeds=int(seeds),
+                    max_shift=int(max_shift),
+                    augment_shift=int(augment),
+                    grid=grid,
+                    permutation=perm,
+                    # tests set this hidden budget (batches per epoch) to stay tiny
+                    max_batches=int(st.session_state.get("inv_max_batches", 0)),
+                    shift_mode=mode,
+                ).validate()
+                problem = None
+            except UserError as exc:
+                config, problem = None, str(exc)
+            if config is not None and not speeds_measured(WORKER_THREADS):
+                st.caption("Measuring this machine's speed for a time estimate…")
+            elif config is not None:
+                if not measured:  # measured since the page ran: stop polling
+                    st.rerun(scope="app")
+                seconds = estimate_comparison_seconds(config, data)
+                st.caption(
+                    f"About **{seconds:.0f} s** on this machine: measured from a few training "
+                    "batches of each model here, times the images this comparison trains on and "
+                    "measures."
+                )
+            start = st.button("Train and compare", type="primary", icon=":material/play_arrow:")
+        if not start:
+            return
+        if config is None:
+            st.error(f"{problem}. Nothing was started.")
+            return
+        store = run_store()  # the trained models are kept as runs: a refresh loses nothing
+        _submit(
+            lambda report, control: run_comparison(data, config, report, control, store=store),
+            f"compare {', '.join(config.models)}",
+        )
+        st.rerun(scope="app")
+
+    panel()
 
 
 def saved_runs_form(data, mode: str) -> None:
