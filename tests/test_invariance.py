@@ -279,6 +279,33 @@ def test_cli_compare_tiny_writes_tables(tmp_path):
     assert "accuracy by shift" in proc.stdout and "time:" in proc.stdout
     assert (out / "accuracy_by_shift.csv").read_text().startswith("model,direction,shift")
     assert (out / "accuracy_by_shift.html").stat().st_size > 10_000
+    circular = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnncore",
+            "compare",
+            "--models",
+            "convnet-circular",
+            "--shift-mode",
+            "circular",
+            "--epochs",
+            "1",
+            "--max-batches",
+            "1",
+            "--max-shift",
+            "2",
+            "--no-grid",
+            "--out",
+            str(tmp_path / "circ"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert circular.returncode == 0, circular.stderr
+    assert "convnet-circular, circular shifts: consistency C(2) 100.0%" in circular.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "cnncore", "compare", "--max-shift", "12"],
         cwd=ROOT,
