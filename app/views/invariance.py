@@ -81,7 +81,7 @@ def comparison_settings(data, mode: str) -> None:
     @st.fragment(run_every=None if measured else 1.0)
     def panel() -> None:
         with st.container(border=True):
-            c1, c2, c3 = st.columns(3)
+            c1, c2, c3 = st.columns([2, 1, 1])
             models = c1.multiselect(
                 "Models",
                 list(MODEL_NAMES),

@@ -88,7 +88,7 @@ def test_compare_then_shift_a_digit(page):
 
 def test_circular_shifts_make_the_circular_model_fully_consistent(page):
     open_app(page, "invariance")
-    page.get_by_role("button", name="circular (wrap round)").click()
+    page.get_by_role("radio", name="circular (wrap round)").click()
     wait_idle(page)
     _choose_models(page, ["ConvNet, circular padding", "FCNet"])
     _set_number(page, "Epochs (same for all)", "1")
