@@ -28,7 +28,7 @@ def _move_slider(page, label: str, presses: int) -> None:
 
 
 def _set_number(page, label: str, value: str) -> None:
-    box = page.get_by_label(label)
+    box = page.get_by_role("spinbutton", name=label)
     box.fill(value)
     box.press("Tab")
     wait_idle(page)
