@@ -341,7 +341,7 @@ def _cmd_bench_conv(args) -> int:
 
 
 def _add_compare(sub) -> None:
-    from cnncore.experiments import VARIANTS
+    from cnncore.experiments import VARIANTS, CompareConfig
     from cnncore.models import MODEL_NAMES
 
     p = sub.add_parser("compare", help="FCNet vs ConvNet on shifted (and scrambled) digits")
@@ -353,7 +353,7 @@ def _add_compare(sub) -> None:
                    help="add the variants: " + ", ".join(VARIANTS))  # fmt: skip
     p.add_argument("--shift-mode", choices=["zero", "circular"], default="zero",
                    help="shift test digits with zero fill (default) or circularly (wrap round)")  # fmt: skip
-    p.add_argument("--epochs", type=_int_at_least(1), default=10)
+    p.add_argument("--epochs", type=_int_at_least(1), default=CompareConfig.epochs)
     p.add_argument("--seeds", type=_int_at_least(1), default=1, help="seeds 0..n-1 (mean, min-max)")
     p.add_argument("--max-shift", type=_int_at_least(1), default=4, help="largest shift K (px)")
     p.add_argument("--augment-shift", type=_int_at_least(0), default=0,

@@ -47,7 +47,7 @@ class CompareConfig:
     """What a comparison trains and measures. Defaults: the matched pair, one seed, 4 px."""
 
     models: tuple[str, ...] = MATCHED_PAIR  # keys of cnncore.models.MODEL_NAMES
-    epochs: int = 10  # the same for every model
+    epochs: int = 5  # the same for every model (5: the default comparison stays within a minute)
     seeds: int = 1  # seeds first_seed..first_seed+n-1; several give mean with min-max bands
     first_seed: int = 0
     max_shift: int = 4  # K: curves for k = 0..K, grid over [-K, K]^2, consistency C(K)

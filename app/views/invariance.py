@@ -91,7 +91,9 @@ def comparison_settings(data, mode: str) -> None:
                 help=f"The matched pair is {' and '.join(MATCHED_PAIR)}; "
                 f"variants: {', '.join(VARIANTS)}.",
             )
-            epochs = c1.number_input("Epochs (same for all)", 0, 100, 5, key="inv_epochs")
+            epochs = c1.number_input(
+                "Epochs (same for all)", 0, 100, CompareConfig.epochs, key="inv_epochs"
+            )
             max_shift = c2.number_input(
                 "Largest shift K (px)",
                 0,
