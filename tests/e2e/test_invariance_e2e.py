@@ -59,7 +59,8 @@ def _train(page) -> None:
 
 def test_compare_then_shift_a_digit(page):
     open_app(page, "invariance")
-    assert "on this machine" in page.locator("main").inner_text()  # the measured estimate
+    # the estimate, from this machine's speed (measured once per server, in the background)
+    page.get_by_text("s on this machine").wait_for(timeout=300_000)
     _set_number(page, "Epochs (same for all)", "2")
     _train(page)
     main = page.locator("main").inner_text()
