@@ -441,13 +441,19 @@ def _cmd_bench_conv(args) -> int:
 
 
 def _add_compare(sub) -> None:
+    from cnncore.experiments import VARIANTS, CompareConfig
+    from cnncore.models import MODEL_NAMES
+
     p = sub.add_parser("compare", help="FCNet vs ConvNet on shifted (and scrambled) digits")
     add_data_args(p)
     p.set_defaults(data="bundled")
     p.add_argument("--models", default="convnet,fcnet",
-                   help="comma-separated: convnet, fcnet, convnet-pool, convnet-gap")  # fmt: skip
-    p.add_argument("--variants", action="store_true", help="add convnet-pool and convnet-gap")
-    p.add_argument("--epochs", type=_int_at_least(1), default=10)
+                   help="comma-separated names from: " + ", ".join(MODEL_NAMES))  # fmt: skip
+    p.add_argument("--variants", action="store_true",
+                   help="add the variants: " + ", ".join(VARIANTS))  # fmt: skip
+    p.add_argument("--shift-mode", choices=["zero", "circular"], default="zero",
+                   help="shift test digits with zero fill (default) or circularly (wrap round)")  # fmt: skip
+    p.add_argument("--epochs", type=_int_at_least(1), default=CompareConfig.epochs)
     p.add_argument("--seeds", type=_int_at_least(1), default=1, help="seeds 0..n-1 (mean, min-max)")
     p.add_argument("--max-shift", type=_int_at_least(1), default=4, help="largest shift K (px)")
     p.add_argument("--augment-shift", type=_int_at_least(0), default=0,
@@ -468,7 +474,13 @@ def _cmd_compare(args) -> int:
     import pandas as pd
 
     from cnncore.data import read_idx_folder
-    from cnncore.experiments import VARIANTS, CompareConfig, ink_region_start, run_comparison
+    from cnncore.experiments import (
+        VARIANTS,
+        CompareConfig,
+        findings,
+        ink_region_start,
+        run_comparison,
+    )
     from cnncore.plots.invariance import accuracy_vs_shift
 
     started = time.perf_counter()
@@ -477,7 +489,7 @@ def _cmd_compare(args) -> int:
     config = CompareConfig(
         models=tuple(models), epochs=args.epochs, seeds=args.seeds, max_shift=args.max_shift,
         augment_shift=args.augment_shift, grid=not args.no_grid,
-        permutation=args.permutation, max_batches=args.max_batches,
+        permutation=args.permutation, max_batches=args.max_batches, shift_mode=args.shift_mode,
     ).validate()  # fmt: skip
     data = load_data_from_args(args)
     test = read_idx_folder(args.test, "test") if args.test else None
@@ -506,6 +518,8 @@ def _cmd_compare(args) -> int:
         if result.permutation is not None:
             print("\nscrambled pixels (one fixed permutation, train and test)")
             print(result.permutation.to_string(index=False))
+        for line in findings(result):
+            print(f"\n{line}")
     for name, table in result.tables().items():
         table.to_csv(out / f"{name}.csv", index=False)
     fig = accuracy_vs_shift(result.curves, ink_from=ink_region_start(result.ink))

@@ -1,14 +1,19 @@
-"""Translations and what they do to a trained network: shifts with zero fill, accuracy by shift
-(1-D directions and a 2-D grid), agreement with the unshifted prediction, Zhang's consistency,
-a per-class breakdown, the ink a shift pushes out of the frame, and pixel permutations.
+"""Translations and what they do to a trained network: shifts with zero fill or circular wrap,
+accuracy by shift (1-D directions and a 2-D grid), agreement with the unshifted prediction,
+Zhang's consistency, a per-class breakdown, the ink a shift pushes out of the frame, the 17x17
+grid of one digit's shifted copies, and pixel permutations.
 
 Shifts move raw pixels (0 = blank) before the model standardises them, so zero fill is a blank
-border. A shift ``(dx, dy)`` moves the digit ``dx`` pixels right and ``dy`` pixels down:
-``out[y, x] = in[y - dy, x - dx]`` where that is inside the frame, else 0. Never ``torch.roll``,
-which would wrap ink round to the other side.
+border. A shift ``(dx, dy)`` moves the digit ``dx`` pixels right and ``dy`` pixels down. Zero fill
+(``mode="zero"``, the default): ``out[y, x] = in[y - dy, x - dx]`` where that is inside the frame,
+else 0; ink pushed over the edge is lost. Circular (``mode="circular"``): the frame is a torus,
+``out[y, x] = in[(y - dy) mod H, (x - dx) mod W]``, which is ``torch.roll``: nothing is lost, ink
+leaving one edge comes back at the other.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -16,17 +21,33 @@ from torch import nn
 
 from cnncore.data import Split, to_float
 from cnncore.errors import UserError
-from cnncore.train import EVAL_BATCH, autocast
+from cnncore.train import EVAL_BATCH, autocast, predict_proba
 
 Shift = tuple[int, int]
 
 # direction name -> unit step (dx, dy); "mean" in tables is the mean of the four axis directions
 DIRECTIONS = {
-    "right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1),
-    "down-right": (1, 1), "up-left": (-1, -1), "up-right": (1, -1), "down-left": (-1, 1),
-}  # fmt: skip
+    "right": (1, 0),
+    "left": (-1, 0),
+    "down": (0, 1),
+    "up": (0, -1),
+    "down-right": (1, 1),
+    "up-left": (-1, -1),
+    "up-right": (1, -1),
+    "down-left": (-1, 1),
+}
 AXES = ("right", "left", "down", "up")
 MAX_SHIFT = 8  # beyond this a 28x28 digit has lost most of its ink; nothing left to measure
+SHIFT_MODES = {
+    "zero": "zero fill (ink pushed over the edge is lost)",
+    "circular": "circular (ink leaving one edge comes back at the other)",
+}
+
+
+def check_mode(mode: str) -> str:
+    if mode not in SHIFT_MODES:
+        raise UserError(f"unknown shift mode {mode!r}; use one of {', '.join(SHIFT_MODES)}")
+    return mode
 
 
 def check_max_shift(k, low: int = 0) -> int:
@@ -41,13 +62,16 @@ def check_max_shift(k, low: int = 0) -> int:
 # ------------------------------------------------------------------------------------ shifting
 
 
-def shift_images(images: torch.Tensor, dx, dy) -> torch.Tensor:
-    """Shift images [N, C, H, W] (any dtype) by (dx, dy) pixels with zero fill.
+def shift_images(images: torch.Tensor, dx, dy, mode: str = "zero") -> torch.Tensor:
+    """Shift images [N, C, H, W] (any dtype) by (dx, dy) pixels, with zero fill or circularly.
 
     ``dx``/``dy`` are ints (one shift for the whole batch) or int tensors [N] (one per image)."""
+    check_mode(mode)
     if isinstance(dx, torch.Tensor) or isinstance(dy, torch.Tensor):
-        return _shift_each(images, torch.as_tensor(dx), torch.as_tensor(dy))
+        return _shift_each(images, torch.as_tensor(dx), torch.as_tensor(dy), mode)
     dx, dy = int(dx), int(dy)
+    if mode == "circular":
+        return torch.roll(images, shifts=(dy, dx), dims=(-2, -1))
     h, w = images.shape[-2:]
     out = torch.zeros_like(images)
     if abs(dx) >= w or abs(dy) >= h:
@@ -58,9 +82,18 @@ def shift_images(images: torch.Tensor, dx, dy) -> torch.Tensor:
     return out
 
 
-def _shift_each(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+def _shift_each(
+    images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, mode: str = "zero"
+) -> torch.Tensor:
     n, _, h, w = images.shape
     dx, dy = dx.long().expand(n), dy.long().expand(n)
+    if mode == "circular":  # gather from (y - dy) mod H, (x - dx) mod W
+        dev = images.device
+        rows = (torch.arange(h, device=dev) - dy[:, None].to(dev)) % h  # [N, H]
+        cols = (torch.arange(w, device=dev) - dx[:, None].to(dev)) % w  # [N, W]
+        batch = torch.arange(n, device=dev)[:, None, None]
+        picked = images.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
+        return picked.permute(0, 3, 1, 2)
     s = int(max(dx.abs().max(), dy.abs().max(), 0)) if n else 0
     s = min(s, max(h, w))
     padded = torch.nn.functional.pad(images, (s, s, s, s))  # zeros all round
@@ -72,13 +105,15 @@ def _shift_each(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> tor
     return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
-def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each image [N, 1, H, W] by its own random (dx, dy) in [-s, s]^2, zero fill
-    (training-time augmentation). ``generator`` is a CPU generator; the result stays on the
+def random_shift(
+    images: torch.Tensor, max_shift: int, generator: torch.Generator, mode: str = "zero"
+) -> torch.Tensor:
+    """Shift each image [N, 1, H, W] by its own random (dx, dy) in [-s, s]^2 (training-time
+    augmentation and consistency). ``generator`` is a CPU generator; the result stays on the
     images' device."""
     n = len(images)
     d = torch.randint(-max_shift, max_shift + 1, (2, n), generator=generator)
-    return _shift_each(images, d[0].to(images.device), d[1].to(images.device))
+    return _shift_each(images, d[0].to(images.device), d[1].to(images.device), mode)
 
 
 def ink_lost(images: torch.Tensor, max_shift: int) -> pd.DataFrame:
@@ -89,12 +124,19 @@ def ink_lost(images: torch.Tensor, max_shift: int) -> pd.DataFrame:
     total = x.sum(dim=(1, 2, 3)).clamp_min(1e-9)
     rows = []
     for k in range(max_shift + 1):
-        lost = torch.stack([
-            1 - shift_images(x, k * ux, k * uy).sum(dim=(1, 2, 3)) / total
-            for ux, uy in (DIRECTIONS[a] for a in AXES)
-        ])  # fmt: skip
-        rows.append({"shift": k, "ink_lost": lost.mean().item(),
-                     "digits_losing_ink": (lost > 0.01).float().mean().item()})  # fmt: skip
+        lost = torch.stack(
+            [
+                1 - shift_images(x, k * ux, k * uy).sum(dim=(1, 2, 3)) / total
+                for ux, uy in (DIRECTIONS[a] for a in AXES)
+            ]
+        )
+        rows.append(
+            {
+                "shift": k,
+                "ink_lost": lost.mean().item(),
+                "digits_losing_ink": (lost > 0.01).float().mean().item(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -123,18 +165,23 @@ def shifts_needed(max_shift: int, grid: bool) -> list[Shift]:
     if grid:
         r = range(-max_shift, max_shift + 1)
         return [(dx, dy) for dy in r for dx in r]
-    return [(0, 0)] + [(k * ux, k * uy) for k in range(1, max_shift + 1)
-                       for ux, uy in DIRECTIONS.values()]  # fmt: skip
+    return [(0, 0)] + [
+        (k * ux, k * uy) for k in range(1, max_shift + 1) for ux, uy in DIRECTIONS.values()
+    ]
 
 
 def predict_shifted(
-    model: nn.Module, images: torch.Tensor, shifts: list[Shift], precision: str = "fp32",
+    model: nn.Module,
+    images: torch.Tensor,
+    shifts: list[Shift],
+    precision: str = "fp32",
     on_shift=None,
-) -> dict[Shift, torch.Tensor]:  # fmt: skip
+    mode: str = "zero",
+) -> dict[Shift, torch.Tensor]:
     """Predictions for every shifted copy of ``images``: {(dx, dy): int64 [N]}."""
     preds = {}
     for i, (dx, dy) in enumerate(shifts):
-        preds[(dx, dy)] = predict(model, shift_images(images, dx, dy), precision)
+        preds[(dx, dy)] = predict(model, shift_images(images, dx, dy, mode), precision)
         if on_shift:
             on_shift(i + 1, len(shifts))
     return preds
@@ -155,15 +202,44 @@ def accuracy_by_shift(
         axis_rows = []
         for name, (ux, uy) in DIRECTIONS.items():
             p = preds[(k * ux, k * uy)]
-            row = {"direction": name, "shift": k, "accuracy": (p == labels).float().mean().item(),
-                   "agreement": (p == base).float().mean().item()}  # fmt: skip
+            row = {
+                "direction": name,
+                "shift": k,
+                "accuracy": (p == labels).float().mean().item(),
+                "agreement": (p == base).float().mean().item(),
+            }
             rows.append(row)
             if name in AXES:
                 axis_rows.append(row)
-        rows.append({"direction": "mean", "shift": k,
-                     **{m: sum(r[m] for r in axis_rows) / len(AXES)
-                        for m in ("accuracy", "agreement")}})  # fmt: skip
+        rows.append(
+            {
+                "direction": "mean",
+                "shift": k,
+                **{m: sum(r[m] for r in axis_rows) / len(AXES) for m in ("accuracy", "agreement")},
+            }
+        )
     return pd.DataFrame(rows)
+
+
+def ink_kept(images: torch.Tensor, shifts: list[Shift]) -> dict[Shift, torch.Tensor]:
+    """For each zero-fill shift: which digits keep all their ink in the frame, bool [N] (for
+    these, the zero-fill shift equals the circular one). images: uint8 [N, 1, H, W]."""
+    total = images.sum(dim=(1, 2, 3), dtype=torch.int64)
+    return {
+        (dx, dy): shift_images(images, dx, dy).sum(dim=(1, 2, 3), dtype=torch.int64) == total
+        for dx, dy in shifts
+    }
+
+
+def agreement_where_ink_kept(
+    preds: dict[Shift, torch.Tensor], kept: dict[Shift, torch.Tensor]
+) -> float:
+    """How often a shifted digit that kept all its ink gets the unshifted prediction, over every
+    (shift, digit) pair in ``preds`` except (0, 0). NaN if no digit kept its ink."""
+    base = preds[(0, 0)]
+    same = [(p == base)[kept[s]] for s, p in preds.items() if s != (0, 0)]
+    same = torch.cat(same) if same else torch.empty(0, dtype=torch.bool)
+    return same.float().mean().item() if len(same) else float("nan")
 
 
 def accuracy_grid(
@@ -172,11 +248,18 @@ def accuracy_grid(
     """Rows (dx, dy, accuracy, agreement) over the 2-D grid dx, dy in [-K, K]."""
     base = preds[(0, 0)]
     r = range(-max_shift, max_shift + 1)
-    return pd.DataFrame([
-        {"dx": dx, "dy": dy, "accuracy": (preds[(dx, dy)] == labels).float().mean().item(),
-         "agreement": (preds[(dx, dy)] == base).float().mean().item()}
-        for dy in r for dx in r
-    ])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "dx": dx,
+                "dy": dy,
+                "accuracy": (preds[(dx, dy)] == labels).float().mean().item(),
+                "agreement": (preds[(dx, dy)] == base).float().mean().item(),
+            }
+            for dy in r
+            for dx in r
+        ]
+    )
 
 
 def per_class_accuracy(
@@ -185,8 +268,13 @@ def per_class_accuracy(
     """Rows (digit, shift k, accuracy): accuracy on each class, mean of the four axis directions."""
     rows = []
     for k in range(max_shift + 1):
-        hits = torch.stack([preds[(k * ux, k * uy)] == labels
-                            for ux, uy in (DIRECTIONS[a] for a in AXES)]).float().mean(0)  # fmt: skip
+        hits = (
+            torch.stack(
+                [preds[(k * ux, k * uy)] == labels for ux, uy in (DIRECTIONS[a] for a in AXES)]
+            )
+            .float()
+            .mean(0)
+        )
         for c in range(10):
             mask = labels == c
             if mask.any():
@@ -195,16 +283,21 @@ def per_class_accuracy(
 
 
 def consistency(
-    model: nn.Module, images: torch.Tensor, max_shift: int, seed: int = 0, draws: int = 2,
+    model: nn.Module,
+    images: torch.Tensor,
+    max_shift: int,
+    seed: int = 0,
+    draws: int = 2,
     precision: str = "fp32",
-) -> float:  # fmt: skip
+    mode: str = "zero",
+) -> float:
     """Zhang (2019)'s consistency C(K): how often the model predicts the same class for the same
     digit under two independent random shifts in [-K, K]^2, averaged over ``draws`` pairs."""
     gen = torch.Generator().manual_seed(seed)
     same = []
     for _ in range(draws):
-        a = predict(model, random_shift(images, max_shift, gen), precision)
-        b = predict(model, random_shift(images, max_shift, gen), precision)
+        a = predict(model, random_shift(images, max_shift, gen, mode), precision)
+        b = predict(model, random_shift(images, max_shift, gen, mode), precision)
         same.append((a == b).float().mean().item())
     return sum(same) / len(same)
 
@@ -221,8 +314,9 @@ def permute_pixels(images: torch.Tensor, permutation: torch.Tensor) -> torch.Ten
     """Scramble images [N, C, H, W]: output pixel i is input pixel ``permutation[i]``."""
     flat = images.reshape(len(images), -1)
     if len(permutation) != flat.shape[1]:
-        raise UserError(f"a permutation of {len(permutation)} pixels does not fit "
-                        f"{flat.shape[1]}-pixel images")  # fmt: skip
+        raise UserError(
+            f"a permutation of {len(permutation)} pixels does not fit {flat.shape[1]}-pixel images"
+        )
     return flat[:, permutation].reshape(images.shape)
 
 
@@ -234,33 +328,96 @@ def permute_split(split: Split, permutation: torch.Tensor) -> Split:
 
 
 @torch.no_grad()
-def equivariance(model: nn.Module, image: torch.Tensor, dx: int, dy: int) -> dict:
+def equivariance(
+    model: nn.Module, image: torch.Tensor, dx: int, dy: int, mode: str = "zero"
+) -> dict:
     """Feature maps of a ConvNet for one digit and for its shifted copy, and their difference
     after shifting the first maps by the same (dx, dy). For a stride-1 convolution the
-    difference is exactly 0 wherever it is defined; the strip the shift uncovered is NaN.
+    difference is exactly 0 wherever it is defined: everywhere for a circular shift through
+    circular padding; elsewhere the strip the shift uncovered is NaN (a valid convolution's map
+    at p reads input p..p+4, so it moves with the digit, but what comes in at the edge is new).
     image: uint8 or float [1, 28, 28] or [1, 1, 28, 28]. Returns {"layer", "original",
-    "shifted", "difference"} with maps float [C, h, w] of the last ReLU, plus "max_difference"."""
+    "shifted", "difference"} with maps float [C, h, w] of the last ReLU, plus "max_difference"
+    and "scale" (the largest |activation|)."""
     if not hasattr(model, "feature_maps"):
         raise UserError("feature maps need a ConvNet; a fully connected net has no maps to shift")
     if getattr(getattr(model, "config", None), "pool", False):
-        raise UserError("the pooled ConvNet halves positions twice, so its maps cannot be shifted "
-                        "back by whole pixels; choose the lesson's ConvNet or the GAP variant")  # fmt: skip
+        raise UserError(
+            "a pooled ConvNet halves positions twice, so its maps cannot be shifted back by whole "
+            "pixels; choose the lesson's ConvNet, the GAP variant or the circular one"
+        )
     x = image.reshape(1, 1, 28, 28)
     x = to_float(x) if x.dtype == torch.uint8 else x.float()
     was_training = model.training
     model.eval()
     original = model.feature_maps(x)
-    shifted = model.feature_maps(shift_images(x, dx, dy))
+    shifted = model.feature_maps(shift_images(x, dx, dy, mode))
     model.train(was_training)
     relus = [i for i, (name, _) in enumerate(original) if name == "ReLU"]
     i = relus[-1] if relus else len(original) - 1
     a, b = original[i][1][0], shifted[i][1][0]
-    moved = shift_images(a.unsqueeze(0), dx, dy)[0]
-    valid = shift_images(torch.ones_like(a[:1]).unsqueeze(0), dx, dy)[0].bool().expand_as(a)
+    wraps = mode == "circular" and getattr(model.config, "padding", "valid") == "circular"
+    map_mode = "circular" if wraps else "zero"
+    moved = shift_images(a.unsqueeze(0), dx, dy, map_mode)[0]
+    ones = torch.ones_like(a[:1]).unsqueeze(0)
+    valid = shift_images(ones, dx, dy, map_mode)[0].bool().expand_as(a)
     diff = torch.where(valid, b - moved, torch.full_like(a, float("nan")))
-    return {"layer": f"after layer {i + 1} ({original[i][0]})", "original": a, "shifted": b,
-            "difference": diff, "max_difference": float(diff[valid].abs().max()) if valid.any()
-            else 0.0, "scale": float(max(a.abs().max(), b.abs().max(), 1e-9))}  # fmt: skip
+    return {
+        "layer": f"after layer {i + 1} ({original[i][0]})",
+        "original": a,
+        "shifted": b,
+        "difference": diff,
+        "max_difference": float(diff[valid].abs().max()) if valid.any() else 0.0,
+        "scale": float(max(a.abs().max(), b.abs().max(), 1e-9)),
+    }
+
+
+# ------------------------------------------------------------------------ one digit, every shift
+
+
+@dataclass
+class ShiftGrid:
+    """One digit's shifted copies for every (dx, dy) in [-S, S]^2 and each model's class
+    probabilities for each, computed once so that moving a shift slider is a lookup."""
+
+    max_shift: int  # S
+    mode: str  # "zero" or "circular"
+    images: torch.Tensor  # uint8 [2S+1, 2S+1, 28, 28], indexed [dy + S, dx + S]
+    probs: dict[str, torch.Tensor]  # model name -> float [2S+1, 2S+1, 10]
+
+    def _index(self, dx: int, dy: int) -> tuple[int, int]:
+        s = self.max_shift
+        if not (-s <= dx <= s and -s <= dy <= s):
+            raise UserError(f"shifts go from -{s} to {s} px (got dx={dx}, dy={dy})")
+        return dy + s, dx + s
+
+    def image(self, dx: int, dy: int) -> torch.Tensor:
+        """The shifted digit, uint8 [28, 28]."""
+        return self.images[self._index(dx, dy)]
+
+    def probabilities(self, dx: int, dy: int) -> dict[str, torch.Tensor]:
+        """Each model's probabilities for the shifted digit, float [10]."""
+        i = self._index(dx, dy)
+        return {name: p[i] for name, p in self.probs.items()}
+
+
+def shift_grid(
+    models: dict[str, nn.Module],
+    image: torch.Tensor,
+    mode: str = "zero",
+    max_shift: int = MAX_SHIFT,
+) -> ShiftGrid:
+    """Every shifted copy of one digit (uint8 [1, 28, 28]) and every model's probabilities for
+    them: one batched forward of (2S+1)^2 images (289 for S = 8) per model."""
+
+    check_mode(mode)
+    side = 2 * max_shift + 1
+    r = torch.arange(-max_shift, max_shift + 1)
+    dy, dx = (t.flatten() for t in torch.meshgrid(r, r, indexing="ij"))  # row-major: [dy, dx]
+    copies = image.reshape(1, 1, 28, 28).expand(side * side, 1, 28, 28)
+    shifted = shift_images(copies, dx, dy, mode)  # [side*side, 1, 28, 28]
+    probs = {name: predict_proba(m, shifted).reshape(side, side, 10) for name, m in models.items()}
+    return ShiftGrid(max_shift, mode, shifted.reshape(side, side, 28, 28), probs)
 
 
 def digit_from_drawing(rgba) -> torch.Tensor:

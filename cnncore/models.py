@@ -1,4 +1,5 @@
-"""The lesson's networks: ``ConvNet`` (its CNN, fixed) and ``FCNet`` (the flattened network).
+"""The lesson's networks: ``ConvNet`` (its CNN, fixed), ``FCNet`` (the flattened network), and
+ConvNet variants for the translation experiments.
 
 All models take float images [N, 1, 28, 28] in [0, 1] and return logits [N, 10] (no softmax:
 ``CrossEntropyLoss`` applies log-softmax itself, which is the lesson's main bug). Each model
@@ -24,12 +25,16 @@ def standardize(x: torch.Tensor) -> torch.Tensor:
     return (x - MNIST_MEAN) / MNIST_STD
 
 
-# name -> what the UI shows
+# name -> what the UI shows. Trainable parameters (count_parameters, checked in tests):
+#   convnet 141,258 · convnet-pool 18,378 · convnet-gap 13,578 · convnet-blurpool 18,378
+#   (the same layers as convnet-pool; the blur is fixed) · convnet-circular 13,578 · fcnet 139,930
 MODEL_NAMES = {
     "convnet": "ConvNet (the lesson's CNN)",
     "convnet-pool": "ConvNet with max pooling",
     "convnet-gap": "ConvNet with global-average-pooling head",
     "fcnet": "FCNet (flattened, fully connected)",
+    "convnet-blurpool": "ConvNet with anti-aliased pooling (blur before subsampling)",
+    "convnet-circular": "ConvNet, circular padding + global average pooling (shift-invariant)",
 }
 
 
@@ -39,6 +44,33 @@ class ConvNetConfig:
     kernel_size: int = 5  # the lesson's kernel
     pool: bool = False  # 2x2 max pooling after each convolution (28->24->12->8->4)
     head: str = "flatten"  # "flatten": Linear over every position (lesson); "gap": global average
+    blur: bool = False  # with pool: anti-aliased (max-pool stride 1, binomial blur, subsample 2)
+    padding: str = "valid"  # "valid" (lesson: maps shrink) or "circular" (wrap round: same size)
+
+
+class BlurPool(nn.Module):
+    """Blur, then keep every second pixel (Zhang 2019, "Making convolutional networks
+    shift-invariant again"): a fixed 3x3 binomial filter [1, 2, 1]^T [1, 2, 1] / 16 applied to
+    each channel (reflect padding), stride 2. Subsampling a blurred map aliases far less than
+    subsampling a max-pooled one, so a one-pixel shift changes the output far less. No
+    trainable parameters. float [N, C, H, W] -> [N, C, ceil(H / 2), ceil(W / 2)]."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        row = torch.tensor([1.0, 2.0, 1.0])
+        kernel = (row[:, None] * row[None, :]) / 16
+        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+        return nn.functional.conv2d(x, self.kernel.to(x.dtype), stride=2, groups=x.shape[1])
+
+
+def _pool(channels: int, blur: bool) -> list[nn.Module]:
+    """2x2 max pooling, stride 2; or its anti-aliased form: dense max (stride 1), blur, subsample."""
+    if blur:
+        return [nn.MaxPool2d(2, stride=1), BlurPool(channels)]
+    return [nn.MaxPool2d(2)]
 
 
 class ConvNet(nn.Module):
@@ -49,17 +81,26 @@ class ConvNet(nn.Module):
         self.config = config = config or ConvNetConfig()
         c1, c2 = config.channels
         k = config.kernel_size
-        pool = [nn.MaxPool2d(2)] if config.pool else []
+        if config.padding not in ("valid", "circular"):
+            raise UserError(f"unknown padding {config.padding!r}; use 'valid' or 'circular'")
+        pad = (
+            {"padding": k // 2, "padding_mode": "circular"} if config.padding == "circular" else {}
+        )
+        pool1 = _pool(c1, config.blur) if config.pool else []
+        pool2 = _pool(c2, config.blur) if config.pool else []
         self.conv_layers = nn.Sequential(
-            nn.Conv2d(1, c1, k), nn.ReLU(), *pool, nn.Conv2d(c1, c2, k), nn.ReLU(), *pool
+            nn.Conv2d(1, c1, k, **pad),
+            nn.ReLU(),
+            *pool1,
+            nn.Conv2d(c1, c2, k, **pad),
+            nn.ReLU(),
+            *pool2,
         )
         if config.head == "gap":
             self.fc_layers = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c2, 10))
         elif config.head == "flatten":
-            side = 28 - k + 1
-            side = side // 2 if config.pool else side
-            side = side - k + 1
-            side = side // 2 if config.pool else side
+            with torch.no_grad():  # the map size after the stack, whatever its layers
+                side = self.conv_layers(torch.zeros(1, 1, 28, 28)).shape[-1]
             self.fc_layers = nn.Sequential(nn.Flatten(), nn.Linear(c2 * side * side, 10))
         else:
             raise UserError(f"unknown head {config.head!r}; use 'flatten' or 'gap'")
@@ -110,6 +151,12 @@ def build_model(name: str) -> nn.Module:
         return ConvNet(ConvNetConfig(pool=True))
     if name == "convnet-gap":
         return ConvNet(ConvNetConfig(head="gap"))
+    if name == "convnet-blurpool":
+        return ConvNet(ConvNetConfig(pool=True, blur=True))
+    if name == "convnet-circular":
+        # every layer commutes with a circular shift (circular padding, stride 1, no pooling)
+        # and the global average forgets where: exactly invariant to circular shifts
+        return ConvNet(ConvNetConfig(head="gap", padding="circular"))
     if name == "fcnet":
         return FCNet()
     raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")

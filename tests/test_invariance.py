@@ -76,6 +76,59 @@ def test_shift_never_wraps_and_differs_from_roll():
     assert torch.equal(inv.shift_images(x, 5, -2), rolled)
 
 
+def hand_circular_shift(img: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """The definition on a torus: out[y, x] = in[(y - dy) mod H, (x - dx) mod W]."""
+    h, w = img.shape[-2:]
+    out = torch.zeros_like(img)
+    for y, x in itertools.product(range(h), range(w)):
+        out[..., y, x] = img[..., (y - dy) % h, (x - dx) % w]
+    return out
+
+
+@pytest.mark.parametrize("dx,dy", [(0, 0), (1, 0), (-2, 3), (4, -4), (9, 7), (-30, 5)])
+def test_circular_shift_matches_the_definition_and_roll(dx, dy):
+    img = torch.randint(1, 256, (2, 1, 7, 9), dtype=torch.uint8)
+    expected = hand_circular_shift(img, dx, dy)
+    assert torch.equal(expected, torch.roll(img, shifts=(dy, dx), dims=(-2, -1)))
+    assert torch.equal(inv.shift_images(img, dx, dy, mode="circular"), expected)
+    per_image = inv.shift_images(img, torch.tensor([dx, 0]), torch.tensor([dy, 0]), "circular")
+    assert torch.equal(per_image[0], expected[0]) and torch.equal(per_image[1], img[1])
+    assert inv.shift_images(img.float(), dx, dy, "circular").sum() == img.float().sum()  # no loss
+
+
+def test_zero_fill_is_roll_with_the_wrapped_strip_masked():
+    x = torch.rand(3, 1, 28, 28)
+    for dx, dy in [(3, 0), (0, -4), (-5, 2), (7, 7)]:
+        rolled = inv.shift_images(x, dx, dy, mode="circular").clone()
+        if dx > 0:
+            rolled[..., :, :dx] = 0
+        if dx < 0:
+            rolled[..., :, dx:] = 0
+        if dy > 0:
+            rolled[..., :dy, :] = 0
+        if dy < 0:
+            rolled[..., dy:, :] = 0
+        assert torch.equal(inv.shift_images(x, dx, dy, mode="zero"), rolled)
+
+
+def test_unknown_shift_mode_is_refused():
+    with pytest.raises(UserError, match="shift mode"):
+        inv.shift_images(torch.zeros(1, 1, 4, 4), 1, 0, mode="reflect")
+    with pytest.raises(UserError, match="shift mode"):
+        CompareConfig(shift_mode="wrap").validate()
+
+
+def test_ink_kept_means_zero_fill_equals_circular(bundled):
+    images = bundled.test.images[:50]
+    shifts = [(0, 0), (3, 0), (-6, 6), (8, -8)]
+    kept = inv.ink_kept(images, shifts)
+    assert kept[(0, 0)].all() and not kept[(8, -8)].all()
+    for dx, dy in shifts:
+        zero, circ = inv.shift_images(images, dx, dy), inv.shift_images(images, dx, dy, "circular")
+        same = (zero == circ).flatten(1).all(1)
+        assert torch.equal(same, kept[(dx, dy)])
+
+
 def test_random_shift_stays_in_range_and_varies():
     x = torch.zeros(200, 1, 28, 28)
     x[:, 0, 14, 14] = 1.0  # one dot in the middle: where it lands is the shift
@@ -131,8 +184,11 @@ def test_tables_have_the_expected_shapes(bundled):
     from cnncore.data import Split
 
     test = Split(bundled.test.images[:60], bundled.test.labels[:60])
-    result = analyse({("constant", 0): Constant(), ("constant", 1): Constant(),
-                      ("lefthalf", 0): LeftHalfInk()}, test, max_shift=2)  # fmt: skip
+    result = analyse(
+        {("constant", 0): Constant(), ("constant", 1): Constant(), ("lefthalf", 0): LeftHalfInk()},
+        test,
+        max_shift=2,
+    )
     assert list(result.summary["model"]) == ["constant", "lefthalf"]
     assert list(result.summary["seeds"]) == [2, 1]
     assert len(result.curves) == 2 * 3 * 9  # models x shifts 0..2 x (8 directions + mean)
@@ -142,12 +198,20 @@ def test_tables_have_the_expected_shapes(bundled):
     assert list(result.ink["shift"]) == [0, 1, 2]
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"max_shift": 0}, "shift range"), ({"max_shift": 9}, "shift range"),
-    ({"seeds": 0}, "seeds"), ({"seeds": 6}, "seeds"), ({"models": ()}, "at least one"),
-    ({"models": ("convnet", "convnet")}, "only once"), ({"models": ("resnet",)}, "unknown model"),
-    ({"epochs": 0}, "epochs"), ({"augment_shift": 9}, "training shifts"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"max_shift": 0}, "shift range"),
+        ({"max_shift": 9}, "shift range"),
+        ({"seeds": 0}, "seeds"),
+        ({"seeds": 6}, "seeds"),
+        ({"models": ()}, "at least one"),
+        ({"models": ("convnet", "convnet")}, "only once"),
+        ({"models": ("resnet",)}, "unknown model"),
+        ({"epochs": 0}, "epochs"),
+        ({"augment_shift": 9}, "training shifts"),
+    ],
+)
 def test_bad_settings_are_refused_with_the_reason(kwargs, match):
     with pytest.raises(UserError, match=match):
         CompareConfig(**kwargs).validate()
@@ -178,23 +242,77 @@ def test_tiny_matched_training_runs_everything(tiny_data):
     assert list(result.summary["parameters"]) == [141258, 139930]
     assert set(result.permutation["model"]) == {"convnet", "fcnet"}
     assert progress[-1] == 1.0 and progress == sorted(progress)
-    assert set(result.tables()) == {"summary", "accuracy_by_shift", "grid", "per_class",
-                                    "ink_lost", "permutation"}  # fmt: skip
+    assert set(result.tables()) == {
+        "summary",
+        "accuracy_by_shift",
+        "grid",
+        "per_class",
+        "ink_lost",
+        "permutation",
+    }
 
 
 def test_cli_compare_tiny_writes_tables(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "cnncore", "compare", "--epochs", "1", "--max-batches", "1",
-         "--max-shift", "1", "--no-grid", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cnncore",
+            "compare",
+            "--epochs",
+            "1",
+            "--max-batches",
+            "1",
+            "--max-shift",
+            "1",
+            "--no-grid",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "accuracy by shift" in proc.stdout and "time:" in proc.stdout
     assert (out / "accuracy_by_shift.csv").read_text().startswith("model,direction,shift")
     assert (out / "accuracy_by_shift.html").stat().st_size > 10_000
-    bad = subprocess.run([sys.executable, "-m", "cnncore", "compare", "--max-shift", "12"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    circular = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnncore",
+            "compare",
+            "--models",
+            "convnet-circular",
+            "--shift-mode",
+            "circular",
+            "--epochs",
+            "1",
+            "--max-batches",
+            "1",
+            "--max-shift",
+            "2",
+            "--no-grid",
+            "--out",
+            str(tmp_path / "circ"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert circular.returncode == 0, circular.stderr
+    assert "convnet-circular, circular shifts: consistency C(2) 100.0%" in circular.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "cnncore", "compare", "--max-shift", "12"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "shift range" in bad.stderr
 
 
@@ -209,3 +327,61 @@ def test_drawn_digit_is_centred_and_empty_drawing_refused():
     assert ys.max() - ys.min() + 1 == 20  # the long side fits MNIST's 20x20 box
     with pytest.raises(UserError, match="empty"):
         inv.digit_from_drawing(torch.zeros(200, 200, 4).numpy())
+
+
+def test_shift_grid_is_a_lookup_of_the_same_answers():
+    from cnncore.models import build_model
+    from cnncore.train import predict_proba
+
+    torch.manual_seed(0)
+    models = {"convnet": build_model("convnet"), "fcnet": build_model("fcnet")}
+    image = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8)
+    for mode in inv.SHIFT_MODES:
+        grid = inv.shift_grid(models, image, mode)
+        assert grid.images.shape == (17, 17, 28, 28) and grid.probs["fcnet"].shape == (17, 17, 10)
+        for dx, dy in [(0, 0), (3, -2), (-8, 8), (8, 1)]:
+            shifted = inv.shift_images(image[None], dx, dy, mode)
+            assert torch.equal(grid.image(dx, dy), shifted[0, 0])
+            for name, p in grid.probabilities(dx, dy).items():
+                assert torch.allclose(p, predict_proba(models[name], shifted)[0], atol=1e-5)
+    with pytest.raises(UserError, match="shifts go from"):
+        grid.image(9, 0)
+
+
+def test_circular_model_maps_are_equivariant_everywhere_under_circular_shifts():
+    from cnncore.models import build_model
+
+    torch.manual_seed(0)
+    img = torch.zeros(1, 28, 28)
+    img[0, 8:20, 10:16] = 1.0
+    eq = inv.equivariance(build_model("convnet-circular"), img, 5, -7, mode="circular")
+    assert eq["original"].shape == (32, 28, 28)
+    assert not torch.isnan(eq["difference"]).any()  # defined everywhere: nothing uncovered
+    assert eq["max_difference"] < 1e-5 < eq["scale"]
+
+
+def test_circular_model_measured_invariant_under_circular_shifts(bundled):
+    from cnncore.data import Split
+    from cnncore.experiments import findings
+    from cnncore.models import build_model
+
+    torch.manual_seed(0)
+    test = Split(bundled.test.images[:60], bundled.test.labels[:60])
+    model = build_model("convnet-circular").eval()
+    result = analyse({("convnet-circular", 0): model}, test, max_shift=3, mode="circular")
+    row = result.summary.iloc[0]
+    assert row["consistency_mean"] == 1.0 and row["ink_kept_agreement_mean"] == 1.0
+    assert (result.curves["agreement_mean"] == 1.0).all()
+    assert result.curves["accuracy_mean"].nunique() == 1  # flat
+    assert "consistency C(3) 100.0%" in findings(result)[0]
+    zero = analyse({("convnet-circular", 0): model}, test, max_shift=3, mode="zero")
+    assert zero.shift_mode == "zero" and zero.summary.iloc[0]["ink_kept_agreement_mean"] == 1.0
+
+
+def test_estimate_counts_the_work_of_the_config(bundled):
+    from cnncore.experiments import estimate_comparison_seconds
+
+    one = estimate_comparison_seconds(CompareConfig(epochs=1, max_batches=2), bundled)
+    more = estimate_comparison_seconds(CompareConfig(epochs=3, max_batches=2), bundled)
+    seeds = estimate_comparison_seconds(CompareConfig(epochs=1, max_batches=2, seeds=2), bundled)
+    assert 0 < one < more and seeds == pytest.approx(2 * one)

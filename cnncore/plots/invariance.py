@@ -1,6 +1,10 @@
 """Plotly figures for the translation-invariance page: accuracy (or agreement) against shift with
 min-max bands, a chance line and the ink-loss region; 2-D heatmaps side by side; probability
 bars for one shifted digit; feature-map equivariance; scrambled-pixel examples.
+
+The figures redrawn on every shift-slider move (digit, probabilities, equivariance, hidden units)
+are built as plain dicts on a hand-laid subplot grid and wrapped without Plotly's property
+validation, which otherwise costs more than everything else a slider move does.
 """
 
 from __future__ import annotations
@@ -12,8 +16,14 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-PALETTE = {"convnet": "#2563eb", "fcnet": "#dc2626", "convnet-pool": "#16a34a",
-           "convnet-gap": "#9333ea"}  # fmt: skip
+PALETTE = {
+    "convnet": "#2563eb",
+    "fcnet": "#dc2626",
+    "convnet-pool": "#16a34a",
+    "convnet-gap": "#9333ea",
+    "convnet-blurpool": "#0d9488",
+    "convnet-circular": "#d97706",
+}
 EXTRA = ("#0891b2", "#ea580c", "#4d7c0f", "#be185d", "#475569", "#a16207")
 METRIC_TITLES = {
     "accuracy": "accuracy on shifted test digits",
@@ -41,104 +51,243 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def fast_figure(data: list[dict], layout: dict) -> go.Figure:
+    """A Figure from plain dicts, without property validation (the caller's dicts are right)."""
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _grid(rows: int, cols: int, h_gap: float, v_gap: float, square: bool = True) -> dict:
+    """Axes of a rows x cols subplot grid, numbered row-major from 1 (as make_subplots does):
+    {"layout": {xaxis.., yaxis..}, "refs": [("x", "y"), ("x2", "y2"), ...],
+    "tops": [(x centre, y top) of each cell, for titles]}. ``square``: square pixels."""
+    w = (1 - (cols - 1) * h_gap) / cols
+    h = (1 - (rows - 1) * v_gap) / rows
+    layout, refs, tops = {}, [], []
+    for r in range(rows):
+        for c in range(cols):
+            k = r * cols + c + 1
+            n = "" if k == 1 else str(k)
+            x0, y1 = c * (w + h_gap), 1 - r * (h + v_gap)
+            hidden = {"showticklabels": False, "showgrid": False, "zeroline": False}
+            xd = [round(max(x0, 0.0), 6), round(min(x0 + w, 1.0), 6)]
+            yd = [round(max(y1 - h, 0.0), 6), round(min(y1, 1.0), 6)]
+            layout[f"xaxis{n}"] = {"domain": xd, "anchor": f"y{n}", **hidden}
+            layout[f"yaxis{n}"] = {"domain": yd, "anchor": f"x{n}", **hidden}
+            layout[f"yaxis{n}"]["autorange"] = "reversed"
+            if square:
+                layout[f"xaxis{n}"]["constrain"] = "domain"
+                layout[f"yaxis{n}"].update(scaleanchor=f"x{n}", constrain="domain")
+            refs.append((f"x{n}", f"y{n}"))
+            tops.append((x0 + w / 2, y1))
+    return {"layout": layout, "refs": refs, "tops": tops}
+
+
+def _title(text: str, x: float, y: float, size: int = 11) -> dict:
+    return {
+        "text": text,
+        "x": x,
+        "y": y,
+        "xref": "paper",
+        "yref": "paper",
+        "showarrow": False,
+        "xanchor": "center",
+        "yanchor": "bottom",
+        "font": {"size": size},
+    }
+
+
 def accuracy_vs_shift(
-    curves: pd.DataFrame, metric: str = "accuracy", direction: str = "mean",
-    ink_from: int | None = None, height: int = 420,
-) -> go.Figure:  # fmt: skip
+    curves: pd.DataFrame,
+    metric: str = "accuracy",
+    direction: str = "mean",
+    ink_from: int | None = None,
+    height: int = 420,
+) -> go.Figure:
     """One line per model (mean over seeds) with a min-max band, for ``direction`` ("mean" =
     mean of right/left/down/up). ``ink_from``: shade shifts from here on (digits lose ink)."""
     fig = go.Figure()
     rows = curves[curves["direction"] == direction]
     max_k = int(rows["shift"].max()) if len(rows) else 1
     if ink_from is not None:
-        fig.add_vrect(x0=ink_from - 0.5, x1=max_k + 0.3, fillcolor="#f59e0b", opacity=0.12,
-                      line_width=0, annotation_text="digits start losing ink off the edge",
-                      annotation_position="top left", annotation_font_size=11)  # fmt: skip
+        _add_ink_region(fig, ink_from, max_k)
     for i, (label, df) in enumerate(rows.groupby("model", sort=False)):
-        color = color_for(label, i)
-        k = df["shift"].tolist()
-        lo, hi = (100 * df[f"{metric}_min"]).tolist(), (100 * df[f"{metric}_max"]).tolist()
-        if any(h - lo_ > 1e-9 for h, lo_ in zip(hi, lo, strict=True)):  # a band only with seeds
-            fig.add_trace(go.Scatter(x=k + k[::-1], y=hi + lo[::-1], fill="toself", line_width=0,
-                                     fillcolor=_rgba(color, 0.15), hoverinfo="skip",
-                                     showlegend=False, legendgroup=label))  # fmt: skip
-        fig.add_trace(go.Scatter(
-            x=k, y=(100 * df[f"{metric}_mean"]).tolist(), name=label, legendgroup=label,
-            mode="lines+markers", line=dict(color=color, width=3),
-            hovertemplate=f"{label}<br>shift %{{x}} px: %{{y:.1f}}%<extra></extra>",
-        ))  # fmt: skip
+        _add_model_curve(fig, label, df, metric, color_for(label, i))
     if metric == "accuracy":
-        fig.add_hline(y=10, line_dash="dot", line_color="#64748b",
-                      annotation_text="chance (10%)", annotation_position="bottom right")  # fmt: skip
+        fig.add_hline(
+            y=10,
+            line_dash="dot",
+            line_color="#64748b",
+            annotation_text="chance (10%)",
+            annotation_position="bottom right",
+        )
     where = "mean of right, left, down, up" if direction == "mean" else direction
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        hovermode="x unified",
         title=dict(text=f"{METRIC_TITLES[metric].capitalize()} ({where})", font_size=15),
         xaxis=dict(title="shift (pixels)", dtick=1, range=[-0.2, max_k + 0.3]),
         yaxis=dict(title=f"{metric} (%)", range=[0, 102]),
         legend=dict(orientation="h", yanchor="bottom", y=-0.32, x=0),
-    )  # fmt: skip
+    )
     return fig
+
+
+def _add_ink_region(fig: go.Figure, ink_from: int, max_k: int) -> None:
+    """Shade the shifts at which digits start losing ink over the frame's edge."""
+    fig.add_vrect(
+        x0=ink_from - 0.5,
+        x1=max_k + 0.3,
+        fillcolor="#f59e0b",
+        opacity=0.12,
+        line_width=0,
+        annotation_text="digits start losing ink off the edge",
+        annotation_position="top left",
+        annotation_font_size=11,
+    )
+
+
+def _add_model_curve(fig: go.Figure, label: str, df: pd.DataFrame, metric: str, color: str) -> None:
+    """A model's mean line, and its min-max band when several seeds make one."""
+    k = df["shift"].tolist()
+    lo, hi = (100 * df[f"{metric}_min"]).tolist(), (100 * df[f"{metric}_max"]).tolist()
+    if any(h - low > 1e-9 for h, low in zip(hi, lo, strict=True)):
+        fig.add_trace(
+            go.Scatter(
+                x=k + k[::-1],
+                y=hi + lo[::-1],
+                fill="toself",
+                line_width=0,
+                fillcolor=_rgba(color, 0.15),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=label,
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=k,
+            y=(100 * df[f"{metric}_mean"]).tolist(),
+            name=label,
+            legendgroup=label,
+            mode="lines+markers",
+            line=dict(color=color, width=3),
+            hovertemplate=f"{label}<br>shift %{{x}} px: %{{y:.1f}}%<extra></extra>",
+        )
+    )
 
 
 def shift_heatmaps(grid: pd.DataFrame, metric: str = "accuracy", height: int = 340) -> go.Figure:
     """One dx-by-dy heatmap per model, side by side, on one 0-100% colour scale."""
     labels = list(dict.fromkeys(grid["model"]))
-    fig = make_subplots(rows=1, cols=max(len(labels), 1), subplot_titles=labels,
-                        horizontal_spacing=0.06)  # fmt: skip
+    fig = make_subplots(
+        rows=1, cols=max(len(labels), 1), subplot_titles=labels, horizontal_spacing=0.06
+    )
     for i, label in enumerate(labels, start=1):
         df = grid[grid["model"] == label].pivot(index="dy", columns="dx", values=metric)
         z = (100 * df).round(1)
-        fig.add_trace(go.Heatmap(
-            z=z.values, x=z.columns.tolist(), y=z.index.tolist(), zmin=0, zmax=100,
-            colorscale="Viridis", showscale=i == len(labels), text=z.values, texttemplate="%{text:.0f}",
-            textfont_size=9, colorbar=dict(title="%", len=0.9),
-            hovertemplate=f"{label}<br>dx %{{x}}, dy %{{y}}: %{{z:.1f}}%<extra></extra>",
-        ), row=1, col=i)  # fmt: skip
+        fig.add_trace(
+            go.Heatmap(
+                z=z.values,
+                x=z.columns.tolist(),
+                y=z.index.tolist(),
+                zmin=0,
+                zmax=100,
+                colorscale="Viridis",
+                showscale=i == len(labels),
+                text=z.values,
+                texttemplate="%{text:.0f}",
+                textfont_size=9,
+                colorbar=dict(title="%", len=0.9),
+                hovertemplate=f"{label}<br>dx %{{x}}, dy %{{y}}: %{{z:.1f}}%<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
         fig.update_xaxes(title_text="dx (right →)", dtick=1, row=1, col=i, constrain="domain")
-        fig.update_yaxes(autorange="reversed", dtick=1, scaleanchor=f"x{i if i > 1 else ''}",
-                         constrain="domain", row=1, col=i,
-                         title_text="dy (down ↓)" if i == 1 else None)  # fmt: skip
+        fig.update_yaxes(
+            autorange="reversed",
+            dtick=1,
+            scaleanchor=f"x{i if i > 1 else ''}",
+            constrain="domain",
+            row=1,
+            col=i,
+            title_text="dy (down ↓)" if i == 1 else None,
+        )
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
-def probability_bars(probs: dict[str, torch.Tensor], label: int | None = None,
-                     height: int = 300) -> go.Figure:  # fmt: skip
+def probability_bars(
+    probs: dict[str, torch.Tensor], label: int | None = None, height: int = 300
+) -> go.Figure:
     """Each model's class probabilities (float [10]) as bars, side by side; the predicted class
     is solid, the true class (if known) outlined."""
-    names = list(probs)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[
-        f"{n}: says {int(p.argmax())} ({100 * float(p.max()):.0f}%)" for n, p in probs.items()
-    ], horizontal_spacing=0.08)  # fmt: skip
-    for i, (name, p) in enumerate(probs.items(), start=1):
-        color = color_for(name, i)
-        pred = int(p.argmax())
-        fig.add_trace(go.Bar(
-            x=list(range(10)), y=(100 * p).tolist(), name=name, showlegend=False,
-            marker=dict(color=[color if d == pred else _rgba(color, 0.35) for d in range(10)],
-                        line=dict(color=["#0f172a" if d == label else "rgba(0,0,0,0)"
-                                         for d in range(10)], width=2)),
-            hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>",
-        ), row=1, col=i)  # fmt: skip
-        fig.update_xaxes(dtick=1, title_text="digit", row=1, col=i)
-        fig.update_yaxes(range=[0, 100], title_text="probability (%)" if i == 1 else None,
-                         row=1, col=i)  # fmt: skip
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), bargap=0.15)
-    return fig
+    grid = _grid(1, len(probs), 0.06, 0, square=False)
+    data, titles = [], []
+    for i, (name, p) in enumerate(probs.items()):
+        color, pred = color_for(name, i + 1), int(p.argmax())
+        xref, yref = grid["refs"][i]
+        data.append(
+            {
+                "type": "bar",
+                "x": list(range(10)),
+                "y": (100 * p).tolist(),
+                "name": name,
+                "xaxis": xref,
+                "yaxis": yref,
+                "showlegend": False,
+                "marker": {
+                    "color": [color if d == pred else _rgba(color, 0.35) for d in range(10)],
+                    "line": {
+                        "width": 2,
+                        "color": ["#0f172a" if d == label else "rgba(0,0,0,0)" for d in range(10)],
+                    },
+                },
+                "hovertemplate": "digit %{x}: %{y:.1f}%<extra></extra>",
+            }
+        )
+        x, y = grid["tops"][i]
+        titles.append(_title(f"{name}: says {pred} ({100 * float(p.max()):.0f}%)", x, y, 12))
+    layout = grid["layout"]
+    for i, (xref, _) in enumerate(grid["refs"]):
+        n = xref[1:]
+        layout[f"xaxis{n}"].update(dtick=1, showticklabels=True, title={"text": "digit"})
+        layout[f"yaxis{n}"].update(
+            range=[0, 100],
+            autorange=False,
+            showticklabels=i == 0,
+            showgrid=True,
+            title={"text": "probability (%)" if i == 0 else ""},
+        )
+    layout.update(
+        height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0.15, annotations=titles
+    )
+    return fast_figure(data, layout)
 
 
 def digit_figure(image: torch.Tensor, title: str = "", height: int = 260) -> go.Figure:
     """A digit (uint8 or float [28, 28] or [1, 28, 28]) drawn white on black, with a frame."""
-    img = image.reshape(28, 28).float()
-    img = img / 255 if img.max() > 1 else img
-    fig = go.Figure(go.Heatmap(z=img.tolist(), colorscale="gray", zmin=0, zmax=1, showscale=False,
-                               hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"))  # fmt: skip
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain")
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0),
-                      title=dict(text=title, font_size=13))  # fmt: skip
-    return fig
+    img = image.reshape(28, 28)
+    img = img.float().mul(255).round() if img.is_floating_point() else img  # 0-255 ints: small
+    grid = _grid(1, 1, 0, 0)
+    heat = {
+        "type": "heatmap",
+        "z": img.to(torch.int64).tolist(),
+        "colorscale": "Greys",
+        "reversescale": True,
+        "zmin": 0,
+        "zmax": 255,
+        "showscale": False,
+        "hovertemplate": "x %{x}, y %{y}: %{z}<extra></extra>",
+    }
+    layout = {
+        **grid["layout"],
+        "height": height,
+        "title": {"text": title, "font": {"size": 13}},
+        "margin": {"l": 0, "r": 0, "t": 30 if title else 0, "b": 0},
+    }
+    return fast_figure([heat], layout)
 
 
 def equivariance_figure(eq: dict, channels: int = 6, height: int = 480) -> go.Figure:
@@ -146,23 +295,62 @@ def equivariance_figure(eq: dict, channels: int = 6, height: int = 480) -> go.Fi
     maps moved by the same shift), for the ``channels`` most active channels. Grey = undefined."""
     a, b, d = eq["original"], eq["shifted"], eq["difference"]
     top = a.flatten(1).sum(1).argsort(descending=True)[:channels].tolist()
-    rows = ["digit", "shifted digit", "difference"]
-    fig = make_subplots(rows=3, cols=len(top), vertical_spacing=0.07, horizontal_spacing=0.02,
-                        subplot_titles=[f"channel {c}" for c in top], row_titles=rows)  # fmt: skip
+    grid = _grid(3, len(top), 0.02, 0.07)
     scale = eq["scale"]
-    for j, c in enumerate(top, start=1):
-        for i, (m, cs, lo) in enumerate(((a, "Blues", 0), (b, "Blues", 0), (d, "RdBu", -1)), 1):
-            z = [[None if math.isnan(v) else v for v in row] for row in m[c].tolist()]
-            fig.add_trace(go.Heatmap(z=z, colorscale=cs, zmin=lo * scale, zmax=scale,
-                                     showscale=False, reversescale=cs == "RdBu",
-                                     hovertemplate="%{z:.3f}<extra></extra>"), row=i, col=j)  # fmt: skip
-    fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    _square_cells(fig, 3, len(top))
-    fig.update_layout(height=height, margin=dict(l=10, r=40, t=30, b=10),
-                      plot_bgcolor="#cbd5e1")  # fmt: skip
-    fig.for_each_annotation(lambda a: a.update(font_size=11))
-    return fig
+    rows = [
+        (a, "Blues", 0, "digit"),
+        (b, "Blues", 0, "shifted digit"),
+        (d, "RdBu", -1, "difference"),
+    ]
+    data, titles = [], []
+    for i, (maps, colours, low, _) in enumerate(rows):
+        for j, c in enumerate(top):
+            xref, yref = grid["refs"][i * len(top) + j]
+            data.append(_map_heatmap(maps[c], colours, low * scale, scale, xref, yref))
+    for j, c in enumerate(top):
+        titles.append(_title(f"channel {c}", *grid["tops"][j]))
+    for i, (*_, name) in enumerate(rows):
+        _, y_top = grid["tops"][i * len(top)]
+        titles.append(
+            {
+                **_title(name, 1.01, y_top - (1 - 2 * 0.07) / 6),
+                "textangle": 90,
+                "xanchor": "left",
+                "yanchor": "middle",
+            }
+        )
+    layout = {
+        **grid["layout"],
+        "height": height,
+        "plot_bgcolor": "#cbd5e1",
+        "margin": {"l": 10, "r": 40, "t": 30, "b": 10},
+        "annotations": titles,
+    }
+    return fast_figure(data, layout)
+
+
+def _map_heatmap(
+    m: torch.Tensor, colours: str, zmin: float, zmax: float, xref: str, yref: str
+) -> dict:
+    """One feature map (float [h, w], NaN = undefined, drawn as a gap) as a heatmap trace."""
+    z = torch.where(torch.isnan(m), torch.zeros_like(m), m).double().round(decimals=3).tolist()
+    nan = torch.isnan(m).tolist()
+    z = [
+        [None if missing else v for v, missing in zip(row, gaps, strict=True)]
+        for row, gaps in zip(z, nan, strict=True)
+    ]
+    return {
+        "type": "heatmap",
+        "z": z,
+        "colorscale": colours,
+        "zmin": zmin,
+        "zmax": zmax,
+        "showscale": False,
+        "reversescale": colours == "RdBu",
+        "xaxis": xref,
+        "yaxis": yref,
+        "hovertemplate": "%{z:.3f}<extra></extra>",
+    }
 
 
 def hidden_figure(original: torch.Tensor, shifted: torch.Tensor, height: int = 260) -> go.Figure:
@@ -172,37 +360,63 @@ def hidden_figure(original: torch.Tensor, shifted: torch.Tensor, height: int = 2
     cols = 16 if n % 16 == 0 else int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / cols))
 
-    def grid(v):
+    def as_grid(v: torch.Tensor) -> list[list]:
         vals = v.flatten().tolist() + [None] * (rows * cols - n)
         return [vals[r * cols : (r + 1) * cols] for r in range(rows)]
 
     zmax = float(max(original.max(), shifted.max(), 1e-9))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["hidden units: digit",
-                                                        "hidden units: shifted digit"])  # fmt: skip
-    for i, v in enumerate((original, shifted), start=1):
-        fig.add_trace(go.Heatmap(z=grid(v), colorscale="Reds", zmin=0, zmax=zmax, showscale=False,
-                                 hovertemplate="unit %{y},%{x}: %{z:.2f}<extra></extra>"),
-                      row=1, col=i)  # fmt: skip
-    fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    _square_cells(fig, 1, 2)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10))
-    return fig
+    grid = _grid(1, 2, 0.1, 0)
+    data, titles = [], []
+    for i, (v, name) in enumerate(((original, "digit"), (shifted, "shifted digit"))):
+        xref, yref = grid["refs"][i]
+        data.append(
+            {
+                "type": "heatmap",
+                "z": as_grid(v),
+                "colorscale": "Reds",
+                "zmin": 0,
+                "zmax": zmax,
+                "showscale": False,
+                "xaxis": xref,
+                "yaxis": yref,
+                "hovertemplate": "unit %{y},%{x}: %{z:.2f}<extra></extra>",
+            }
+        )
+        titles.append(_title(f"hidden units: {name}", *grid["tops"][i], 13))
+    layout = {
+        **grid["layout"],
+        "height": height,
+        "annotations": titles,
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+    }
+    return fast_figure(data, layout)
 
 
-def permutation_examples(images: torch.Tensor, scrambled: torch.Tensor, labels=None,
-                         height: int = 260) -> go.Figure:  # fmt: skip
+def permutation_examples(
+    images: torch.Tensor, scrambled: torch.Tensor, labels=None, height: int = 260
+) -> go.Figure:
     """Digits (top row) and the same digits with their pixels scrambled (bottom row)."""
     n = len(images)
     titles = [f"digit {int(labels[i])}" if labels is not None else "" for i in range(n)]
-    fig = make_subplots(rows=2, cols=n, subplot_titles=titles + [""] * n, vertical_spacing=0.06,
-                        horizontal_spacing=0.01, row_titles=["original", "scrambled"])  # fmt: skip
+    fig = make_subplots(
+        rows=2,
+        cols=n,
+        subplot_titles=titles + [""] * n,
+        vertical_spacing=0.06,
+        horizontal_spacing=0.01,
+        row_titles=["original", "scrambled"],
+    )
     for r, batch in enumerate((images, scrambled), start=1):
         for c in range(n):
             z = batch[c].reshape(28, 28).float()
             z = (z / 255 if z.max() > 1 else z).tolist()
-            fig.add_trace(go.Heatmap(z=z, colorscale="gray", zmin=0, zmax=1, showscale=False,
-                                     hoverinfo="skip"), row=r, col=c + 1)  # fmt: skip
+            fig.add_trace(
+                go.Heatmap(
+                    z=z, colorscale="gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip"
+                ),
+                row=r,
+                col=c + 1,
+            )
     fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False)
     fig.update_xaxes(showticklabels=False, showgrid=False)
     _square_cells(fig, 2, n)
@@ -215,15 +429,29 @@ def per_class_heatmap(per_class: pd.DataFrame, height: int = 300) -> go.Figure:
     labels = list(dict.fromkeys(per_class["model"]))
     fig = make_subplots(rows=1, cols=len(labels), subplot_titles=labels, horizontal_spacing=0.05)
     for i, label in enumerate(labels, start=1):
-        z = 100 * per_class[per_class["model"] == label].pivot(index="digit", columns="shift",
-                                                                values="accuracy")  # fmt: skip
-        fig.add_trace(go.Heatmap(z=z.values, x=z.columns.tolist(), y=z.index.tolist(), zmin=0,
-                                 zmax=100, colorscale="Viridis", showscale=i == len(labels),
-                                 text=z.round(0).values, texttemplate="%{text:.0f}", textfont_size=9,
-                                 hovertemplate="digit %{y}, shift %{x}: %{z:.1f}%<extra></extra>"),
-                      row=1, col=i)  # fmt: skip
+        z = 100 * per_class[per_class["model"] == label].pivot(
+            index="digit", columns="shift", values="accuracy"
+        )
+        fig.add_trace(
+            go.Heatmap(
+                z=z.values,
+                x=z.columns.tolist(),
+                y=z.index.tolist(),
+                zmin=0,
+                zmax=100,
+                colorscale="Viridis",
+                showscale=i == len(labels),
+                text=z.round(0).values,
+                texttemplate="%{text:.0f}",
+                textfont_size=9,
+                hovertemplate="digit %{y}, shift %{x}: %{z:.1f}%<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
         fig.update_xaxes(title_text="shift (px)", dtick=1, row=1, col=i)
-        fig.update_yaxes(dtick=1, autorange="reversed", row=1, col=i,
-                         title_text="digit" if i == 1 else None)  # fmt: skip
+        fig.update_yaxes(
+            dtick=1, autorange="reversed", row=1, col=i, title_text="digit" if i == 1 else None
+        )
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -19,21 +19,41 @@ def _wait_for_job(at, timeout: float = 240) -> None:
     assert job.join(timeout), "the comparison job did not finish"
     assert job.snapshot()["status"] == "finished", job.snapshot()
     at.run()
-    if "inv_result" not in at.session_state:  # the panel's st.rerun needs one more run
+    if not at.session_state["inv_results"]:  # the panel's st.rerun needs one more run
         at.run()
+
+
+def _wait_for_speeds(timeout: float = 300) -> None:
+    """The page measures this machine's speed in a background thread; AppTest cannot poll."""
+    from cnncore.experiments import speeds_measured
+    from cnncore.jobs import WORKER_THREADS
+
+    deadline = time.monotonic() + timeout
+    while not speeds_measured(WORKER_THREADS):
+        assert time.monotonic() < deadline, "the speed measurement did not finish"
+        time.sleep(0.2)
 
 
 def _submit(at):
     next(b for b in at.button if b.label == "Train and compare").click().run()
 
 
-def test_page_opens_with_form_and_scrambled_examples():
+def test_page_opens_with_form_estimate_and_scrambled_examples():
     at = open_page(PAGE)
     assert not at.exception
     assert at.title[0].value == "Translation invariance"
     assert at.multiselect(key="inv_models").value == ["convnet", "fcnet"]
     assert any("Train and compare" in i.value for i in at.info)
     assert any(s.value == "Scrambled pixels" for s in at.subheader)
+    # the time estimate is measured on this machine (once, in the background) and follows the
+    # settings
+    _wait_for_speeds()
+    at.run()
+    estimate = next(c.value for c in at.caption if "on this machine" in c.value)
+    at.multiselect(key="inv_models").set_value(["convnet", "fcnet", "convnet-circular"]).run()
+    bigger = next(c.value for c in at.caption if "on this machine" in c.value)
+    seconds = [float(t.split("**")[1].split()[0]) for t in (estimate, bigger)]
+    assert seconds[1] > seconds[0] > 0
 
 
 @pytest.mark.parametrize(
@@ -71,7 +91,7 @@ def test_tiny_comparison_then_shift_a_digit():
     assert not at.exception
     _wait_for_job(at)
     assert not at.exception
-    result = at.session_state["inv_result"]
+    result = at.session_state["inv_results"]["zero"]
     assert list(result.summary["model"]) == ["convnet", "fcnet"]
     assert any(s.value == "Shift one digit" for s in at.subheader)
     labels = {b.label for b in at.get("download_button")}
@@ -102,10 +122,10 @@ def test_tiny_comparison_then_shift_a_digit():
     again = AppTest.from_file(ENTRY, default_timeout=120)
     again.run()
     again.switch_page(PAGE).run()
-    if "inv_result" not in again.session_state:  # the panel's st.rerun needs one more run
+    if not again.session_state["inv_results"]:  # the panel's st.rerun needs one more run
         again.run()
     assert not again.exception
-    assert again.session_state["inv_result"] is job_result(again)
+    assert again.session_state["inv_results"]["zero"] is job_result(again)
     assert any(s.value == "Shift one digit" for s in again.subheader)
     # the live-training page of the same tab is not confused by the comparison job
     again.switch_page("views/training.py").run()
@@ -142,3 +162,41 @@ def test_saved_run_from_other_data_is_refused_by_name(tiny_data):
     assert any("'shoes'" in e.value and "fashion-mnist" in e.value for e in at.error)
     time.sleep(0)  # nothing was started
     assert "inv_job" not in at.session_state
+
+
+def test_circular_variants_measured_then_the_same_models_with_zero_fill():
+    at = open_page(PAGE, timeout=120)
+    at.session_state["inv_max_batches"] = 2
+    at.segmented_control(key="inv_shift_mode").set_value("circular").run()
+    models = ["convnet-pool", "convnet-blurpool", "convnet-circular"]
+    at.multiselect(key="inv_models").set_value(models).run()
+    at.number_input(key="inv_epochs").set_value(1).run()
+    at.number_input(key="inv_max_shift").set_value(2).run()
+    _submit(at)
+    assert not at.exception
+    _wait_for_job(at)
+    assert not at.exception
+    result = at.session_state["inv_results"]["circular"]
+    summary = result.summary.set_index("model")
+    assert summary.loc["convnet-circular", "consistency_mean"] == 1.0
+    page_text = " ".join(m.value for m in at.markdown)
+    assert "convnet-circular, circular shifts: consistency C(2) 100.0%" in page_text
+    assert "global average" in page_text and "flatten + Linear" in page_text
+    assert "plain max pooling on consistency" in page_text
+    # the equivariance view shows the unpooled (circular) model: its maps move exactly
+    at.slider(key="inv_dx").set_value(-3).run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "Largest |difference|" in c.value)
+    assert float(caption.split("**")[1]) < 1e-4
+
+    # switch to zero fill: the same trained models are measured again, without retraining
+    at.segmented_control(key="inv_shift_mode").set_value("zero").run()
+    assert any("measured with circular" in i.value for i in at.info)
+    next(b for b in at.button if b.label.startswith("Measure with zero")).click().run()
+    _wait_for_job(at)
+    assert set(at.session_state["inv_results"]) == {"circular", "zero"}
+    zero = at.session_state["inv_results"]["zero"]
+    assert zero.all_models[("convnet-circular", 0)] is result.all_models[("convnet-circular", 0)]
+    row = zero.summary.set_index("model").loc["convnet-circular"]
+    assert row["ink_kept_agreement_mean"] == 1.0  # it loses only where ink left the frame
+    assert any("zero-fill shifts: digits that keep all their ink" in m.value for m in at.markdown)
