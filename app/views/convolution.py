@@ -57,6 +57,7 @@ def load_learned(run_id: str, index: int) -> None:
     load_sample()
     set_kernel("cv_kernel", weights.clamp(lo, hi)[None].clone())
     SS.cv_loaded = f"Loaded filter {index} of the first layer of run {run_id}."
+    SS.cv_rerun_page = True
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -172,6 +173,7 @@ st.markdown(
 
 @st.fragment
 def explore() -> None:
+    SS.pop("cv_rerun_page", None)  # this run already shows a filter loaded below
     if msg := SS.pop("cv_grid_error", None):
         st.error(msg)
     if msg := SS.pop("cv_loaded", None):
@@ -327,9 +329,9 @@ def learned_filter() -> None:
     if run_id:
         a, b = st.columns([1, 2], vertical_alignment="bottom")
         f_idx = a.number_input("First-layer filter", 0, 15, 0, key="cv_filter_idx")
-        if b.button("Load into the filter"):
-            load_learned(run_id, f_idx)
-            st.rerun()  # the whole page: the filter above changed
+        b.button("Load into the filter", on_click=load_learned, args=(run_id, f_idx))
+    if SS.pop("cv_rerun_page", False):
+        st.rerun()  # the whole page, not just this fragment: the filter above changed
 
 
 explore()
