@@ -249,6 +249,11 @@ def test_cli_convolve_prints_steps_and_refuses_bad_options():
     assert out.returncode == 0, out.stderr
     assert "step 5 (window at row 1, col 1)" in out.stdout and "F.conv2d agrees" in out.stdout
     assert "pool step 1: max(3, 0, 0, 5) = 5" in out.stdout
+    run = [sys.executable, "-m", "cnncore", "convolve", "--stride", "2", "--json"]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    payload = json.loads(out.stdout)
+    assert payload["n"] == 4 and payload["steps"][3]["equation"].endswith("= 3")
+    assert (payload["steps"][3]["top"], payload["steps"][3]["left"]) == (2, 2)
     bad = [sys.executable, "-m", "cnncore", "convolve", "--input", "1 0 1; 0 1 0; 1 0 1",
            "--size", "5"]  # fmt: skip
     out = subprocess.run(bad, capture_output=True, text=True, timeout=60)
