@@ -240,10 +240,9 @@ def main() -> None:
     ap.add_argument("--only", default="visit,conv,inv,train")
     args = ap.parse_args()
     only = set(args.only.split(","))
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-        platform.processor(),
-    )
+    with open("/proc/cpuinfo") as info:
+        names = [ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")]
+    cpu = names[0] if names else platform.processor()
     print(f"CPU: {cpu}, {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
     from playwright.sync_api import sync_playwright
 

@@ -31,7 +31,7 @@ def grid_editor(state_key: str, channel: int, lo: float, hi: float, label: str) 
     cols = {
         str(j + 1): st.column_config.TextColumn(
             str(j + 1),
-            width="small",
+            width=38,  # five columns fit a narrow window's half column (800 px, sidebar open)
             required=True,
             help=f"a number from {fmt(lo, False)} to {fmt(hi, False)}",
         )  # fmt: skip

@@ -184,7 +184,7 @@ def explore() -> None:
         key="cv_colour",
         on_change=change_colour,
     )
-    left, right = st.columns(2, gap="large")
+    left, right = st.columns(2, gap="medium")
     with left:
         st.subheader("Input (5x5, values 0–1)")
         samples = ([COLOUR_SAMPLE] if channels() == 3 else []) + list(conv.SAMPLES)
@@ -195,9 +195,8 @@ def explore() -> None:
                 grid_editor("cv_img", ch, *conv.INPUT_RANGE, label="input")
     with right:
         st.subheader("Filter")
-        a, b = st.columns(2)
-        a.selectbox("Preset", conv.PRESETS, key="cv_preset", on_change=load_preset)
-        b.radio(
+        st.selectbox("Preset", conv.PRESETS, key="cv_preset", on_change=load_preset)
+        st.radio(
             "Kernel size",
             [3, 5],
             key="cv_k",
@@ -293,7 +292,7 @@ def explore() -> None:
 
     st.subheader("Verify with PyTorch")
     code, _, diff = verified(fingerprint, steps)
-    st.code(code, language="python")
+    st.code(code, language="python", wrap_lines=True)
     if diff < 1e-5:
         st.success(f"PyTorch gives the same {size[0]}x{size[1]} map (max |difference| {diff:.1e}).")
     else:

@@ -124,7 +124,7 @@ def test_quiz_right_then_wrong(page):
     assert box.locator(".eq").inner_text().endswith("= ?")
     assert box.get_by_role("button", name="Step ▶").is_disabled()  # waits for a prediction
 
-    guess = page.get_by_label(re.compile(r"Your prediction for output\[0, 0\]"))
+    guess = page.get_by_role("textbox", name=re.compile(r"Your prediction for output\[0, 0\]"))
     guess.fill("abc")
     page.get_by_role("button", name="Check").click()
     wait_idle(page)
@@ -136,12 +136,14 @@ def test_quiz_right_then_wrong(page):
     wait_idle(page)
     main = page.locator("main").inner_text()
     assert "Right: you said 3, output[0, 0] is 3" in main and "±0.05" in main
-    assert box.get_attribute("data-hidden") == "0" and box.locator(".eq").inner_text().endswith("= 3")
+    assert box.get_attribute("data-hidden") == "0" and box.locator(".eq").inner_text().endswith(
+        "= 3"
+    )
 
     press(page, "Step ▶")
     wait_idle(page)
     assert box.get_attribute("data-step") == "2" and box.get_attribute("data-hidden") == "1"
-    page.get_by_label(re.compile(r"Your prediction for output\[0, 1\]")).fill("2")
+    page.get_by_role("textbox", name=re.compile(r"Your prediction for output\[0, 1\]")).fill("2")
     page.get_by_role("button", name="Check").click()
     wait_idle(page)
     main = page.locator("main").inner_text()
