@@ -253,12 +253,21 @@ class ConvSteps:
         r, c = divmod(i, self.output.shape[1])
         sums = self.channel_sums[:, r, c]
         return ConvStep(
-            index=i, row=r, col=c, top=r * self.stride, left=c * self.stride,
-            patch=self.patches[:, r, c], kernel=self.applied, products=self.products[:, r, c],
-            channel_sums=sums, total=float(sums.sum()), bias=self.bias,
-            pre_activation=float(self.pre_activation[r, c]), value=float(self.output[r, c]),
+            index=i,
+            row=r,
+            col=c,
+            top=r * self.stride,
+            left=c * self.stride,
+            patch=self.patches[:, r, c],
+            kernel=self.applied,
+            products=self.products[:, r, c],
+            channel_sums=sums,
+            total=float(sums.sum()),
+            bias=self.bias,
+            pre_activation=float(self.pre_activation[r, c]),
+            value=float(self.output[r, c]),
             activation=self.activation,
-        )  # fmt: skip
+        )
 
     def to_payload(self, channel_names: tuple[str, ...] | None = None) -> dict:
         """Everything the page's stepper draws, as JSON-ready data (numbers and their text).
@@ -391,11 +400,21 @@ def conv_steps(
     channel_sums = products.sum(dim=(-1, -2))
     pre = channel_sums.sum(dim=0) + bias
     return ConvSteps(
-        image=image, padded=padded, kernel=kernel, applied=applied, bias=float(bias),
-        stride=stride, padding=padding, activation=activation, flip=flip, patches=patches,
-        products=products, channel_sums=channel_sums, pre_activation=pre,
+        image=image,
+        padded=padded,
+        kernel=kernel,
+        applied=applied,
+        bias=float(bias),
+        stride=stride,
+        padding=padding,
+        activation=activation,
+        flip=flip,
+        patches=patches,
+        products=products,
+        channel_sums=channel_sums,
+        pre_activation=pre,
         output=activate(pre, activation),
-    )  # fmt: skip
+    )
 
 
 # --- pooling --------------------------------------------------------------------------------
@@ -433,9 +452,16 @@ class PoolSteps:
             top, left, _, out = self.window(i)
             r, c = divmod(i, self.output.shape[2])
             steps.append(
-                {"row": r, "col": c, "top": top, "left": left, "value": _num(out),
-                 "equation": self.equation(i), "question": ""}
-            )  # fmt: skip
+                {
+                    "row": r,
+                    "col": c,
+                    "top": top,
+                    "left": left,
+                    "value": _num(out),
+                    "equation": self.equation(i),
+                    "question": "",
+                }
+            )
         return {
             "kind": "pool",
             "n": len(self),
@@ -446,9 +472,10 @@ class PoolSteps:
             "inputs": [_grid(title, self.feature_map[0], "viridis", lo, hi)],
             "kernels": [],
             "steps": steps,
-            "output": _grid(f"{self.size}x{self.size} {self.mode} pooling", self.output[0],
-                            "viridis", lo, hi),
-        }  # fmt: skip
+            "output": _grid(
+                f"{self.size}x{self.size} {self.mode} pooling", self.output[0], "viridis", lo, hi
+            ),
+        }
 
     def equation(self, i: int, channel: int = 0) -> str:
         _, _, vals, out = self.window(i, channel)
@@ -590,16 +617,26 @@ def verify_with_torch(steps: ConvSteps) -> tuple[str, torch.Tensor, float]:
     y = scope["y"]
     # The shown code rounds inputs to 4 decimals; compare against the stepped result on the same.
     ref = conv_steps(
-        steps.image.mul(1e4).round().div(1e4), steps.kernel.mul(1e4).round().div(1e4),
-        round(steps.bias, 4), steps.stride, steps.padding, steps.activation, steps.flip,
-    ).output  # fmt: skip
+        steps.image.mul(1e4).round().div(1e4),
+        steps.kernel.mul(1e4).round().div(1e4),
+        round(steps.bias, 4),
+        steps.stride,
+        steps.padding,
+        steps.activation,
+        steps.flip,
+    ).output
     return code, y, float((y - ref).abs().max())
 
 
 def filter_image(
-    image: torch.Tensor, kernel: torch.Tensor, bias: float = 0.0, stride: int = 1,
-    padding: int = 0, activation: str = "none", flip: bool = False,
-) -> torch.Tensor:  # fmt: skip
+    image: torch.Tensor,
+    kernel: torch.Tensor,
+    bias: float = 0.0,
+    stride: int = 1,
+    padding: int = 0,
+    activation: str = "none",
+    flip: bool = False,
+) -> torch.Tensor:
     """The same stepped arithmetic on a whole picture (e.g. a 28x28 digit): float [Ho, Wo].
 
     image: float [H, W] in [0, 1]; kernel: float [k, k].

@@ -175,8 +175,13 @@ def test_payload_carries_every_step_as_computed(colour, options):
     steps = conv.conv_steps(x, kern, -0.3, stride, padding, act, flip)
     names = ("R", "G", "B") if colour else None
     p = json.loads(json.dumps(steps.to_payload(names)))  # JSON-ready, nothing lost on the way
-    ref = F.conv2d(x[None], (kern.flip(-1, -2) if flip else kern)[None], torch.tensor([-0.3]),
-                   stride=stride, padding=padding)[0, 0]  # fmt: skip
+    ref = F.conv2d(
+        x[None],
+        (kern.flip(-1, -2) if flip else kern)[None],
+        torch.tensor([-0.3]),
+        stride=stride,
+        padding=padding,
+    )[0, 0]
     ref = torch.sigmoid(ref) if act == "sigmoid" else ref
     assert p["n"] == ref.numel() == len(p["steps"]) and p["window"] == k
     assert (p["out_rows"], p["out_cols"]) == tuple(ref.shape)
@@ -187,7 +192,11 @@ def test_payload_carries_every_step_as_computed(colour, options):
     for i, s in enumerate(p["steps"]):
         step = steps.step(i)
         assert (s["row"], s["col"], s["top"], s["left"]) == (
-            step.row, step.col, step.row * stride, step.col * stride)  # fmt: skip
+            step.row,
+            step.col,
+            step.row * stride,
+            step.col * stride,
+        )
         assert s["value"] == pytest.approx(float(ref[step.row, step.col]), abs=1e-5)
         prods = torch.tensor([pc["values"] for pc in s["products"]])
         torch.testing.assert_close(prods, step.patch * step.kernel, atol=1e-5, rtol=0)
@@ -200,8 +209,9 @@ def test_payload_carries_every_step_as_computed(colour, options):
 
 
 def test_question_hides_every_result_but_keeps_the_terms():
-    step = conv.conv_steps(conv.sample("X (lesson)"), conv.preset("X detector (lesson)"), 0.5,
-                           activation="relu").step(4)  # fmt: skip
+    step = conv.conv_steps(
+        conv.sample("X (lesson)"), conv.preset("X detector (lesson)"), 0.5, activation="relu"
+    ).step(4)
     q = step.question()
     assert q.splitlines()[0].startswith("1·1 + (−1)·0") and "+ 0.5 (bias) = ?" in q
     assert q.endswith("relu(?) = ?") and "5.5" not in q
@@ -254,7 +264,15 @@ def test_cli_convolve_prints_steps_and_refuses_bad_options():
     payload = json.loads(out.stdout)
     assert payload["n"] == 4 and payload["steps"][3]["equation"].endswith("= 3")
     assert (payload["steps"][3]["top"], payload["steps"][3]["left"]) == (2, 2)
-    bad = [sys.executable, "-m", "cnncore", "convolve", "--input", "1 0 1; 0 1 0; 1 0 1",
-           "--size", "5"]  # fmt: skip
+    bad = [
+        sys.executable,
+        "-m",
+        "cnncore",
+        "convolve",
+        "--input",
+        "1 0 1; 0 1 0; 1 0 1",
+        "--size",
+        "5",
+    ]
     out = subprocess.run(bad, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "larger than" in out.stderr and "Traceback" not in out.stderr

@@ -34,13 +34,17 @@ def grid_editor(state_key: str, channel: int, lo: float, hi: float, label: str) 
             width=38,  # five columns fit a narrow window's half column (800 px, sidebar open)
             required=True,
             help=f"a number from {fmt(lo, False)} to {fmt(hi, False)}",
-        )  # fmt: skip
+        )
         for j in range(n)
     }
     edited = st.data_editor(
-        df, key=f"{state_key}_{channel}_{version}", column_config=cols, hide_index=True,
-        num_rows="fixed", width="content",
-    )  # fmt: skip
+        df,
+        key=f"{state_key}_{channel}_{version}",
+        column_config=cols,
+        hide_index=True,
+        num_rows="fixed",
+        width="content",
+    )
     try:
         values = parse_grid(edited.values.tolist(), (n, n), lo, hi, what=f"{label} cell")
     except UserError as exc:
