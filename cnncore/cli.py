@@ -372,6 +372,7 @@ def _add_convolve(sub) -> None:
     p.add_argument("--activation", choices=conv.ACTIVATIONS, default="none")
     p.add_argument("--flip", action="store_true", help="true convolution (flip the kernel)")
     p.add_argument("--pool", choices=conv.POOL_MODES, help="then 2x2 pooling of the output map")
+    p.add_argument("--json", action="store_true", help="print the page's stepper data as JSON")
     p.set_defaults(func=_cmd_convolve)
 
 
@@ -390,6 +391,11 @@ def _cmd_convolve(args) -> int:
         kernel = conv.preset(args.preset, args.size)
     steps = conv.conv_steps(image, kernel, args.bias, args.stride, args.padding,
                             args.activation, args.flip)  # fmt: skip
+    if args.json:
+        import json
+
+        print(json.dumps(steps.to_payload(), ensure_ascii=False))
+        return 0
     k, (ho, wo) = kernel.shape[-1], steps.output.shape
     print(f"input {tuple(image.shape)}, kernel {k}x{k}, stride {args.stride}, padding "
           f"{args.padding}: output {ho}x{wo} = floor(({image.shape[-1]} + 2*{args.padding} - {k})"

@@ -11,6 +11,7 @@ gives the textbook convolution, which is cross-correlation with the kernel rotat
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -198,6 +199,29 @@ class ConvStep:
             )
         return "\n".join(lines)
 
+    def question(self, channel_names: tuple[str, ...] | None = None) -> str:
+        """The equation with every result hidden: the terms to work out, then ``= ?``."""
+        c = self.patch.shape[0]
+        lines = []
+        for ch in range(c):
+            terms = " + ".join(
+                f"{fmt(w)}·{fmt(x)}"
+                for w, x in zip(
+                    self.kernel[ch].flatten().tolist(),
+                    self.patch[ch].flatten().tolist(),
+                    strict=True,
+                )
+            )
+            name = (channel_names[ch] if channel_names else f"channel {ch}") + ": "
+            lines.append(f"{name if c > 1 else ''}{terms}" + (" = ?" if c > 1 else ""))
+        if c > 1:
+            lines.append(f"total: sum of the {c} channel sums + {fmt(self.bias)} (bias) = ?")
+        else:
+            lines[0] += f" + {fmt(self.bias)} (bias) = ?"
+        if self.activation != "none":
+            lines.append(f"{self.activation}(?) = ?")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class ConvSteps:
@@ -229,12 +253,109 @@ class ConvSteps:
         r, c = divmod(i, self.output.shape[1])
         sums = self.channel_sums[:, r, c]
         return ConvStep(
-            index=i, row=r, col=c, top=r * self.stride, left=c * self.stride,
-            patch=self.patches[:, r, c], kernel=self.applied, products=self.products[:, r, c],
-            channel_sums=sums, total=float(sums.sum()), bias=self.bias,
-            pre_activation=float(self.pre_activation[r, c]), value=float(self.output[r, c]),
+            index=i,
+            row=r,
+            col=c,
+            top=r * self.stride,
+            left=c * self.stride,
+            patch=self.patches[:, r, c],
+            kernel=self.applied,
+            products=self.products[:, r, c],
+            channel_sums=sums,
+            total=float(sums.sum()),
+            bias=self.bias,
+            pre_activation=float(self.pre_activation[r, c]),
+            value=float(self.output[r, c]),
             activation=self.activation,
-        )  # fmt: skip
+        )
+
+    def to_payload(self, channel_names: tuple[str, ...] | None = None) -> dict:
+        """Everything the page's stepper draws, as JSON-ready data (numbers and their text).
+
+        ``inputs``/``kernels``: one grid per channel ({title, values, text, scale, lo, hi});
+        ``steps[i]``: the window (top, left), the output cell (row, col), the products per channel,
+        each channel's sum, the equation, and the same equation with the results hidden
+        (``question``, for quiz mode); ``output``: the whole output map, revealed step by step.
+        """
+        c, k, n = self.image.shape[0], self.kernel.shape[-1], len(self)
+        names = channel_names or tuple(f"channel {i}" for i in range(c))
+        colour = channel_names is not None and c == 3
+        pad = f" (padding {self.padding})" if self.padding else ""
+        kern_title = "kernel, flipped (true convolution)" if self.flip else "kernel"
+        kabs = _span(self.applied)
+        pabs = _span(self.products)
+
+        def pre(ch: int) -> str:
+            return f"{names[ch]}: " if c > 1 else ""
+
+        inputs = [
+            _grid(f"{pre(ch)}input{pad}", self.padded[ch], SCALES[ch] if colour else "grey", 0, 1)
+            for ch in range(c)
+        ]
+        kernels = [
+            _grid(f"{pre(ch)}{kern_title}", self.applied[ch], "sign", -kabs, kabs)
+            for ch in range(c)
+        ]
+        steps = []
+        for i in range(n):
+            st = self.step(i)
+            steps.append(
+                {
+                    "row": st.row,
+                    "col": st.col,
+                    "top": st.top,
+                    "left": st.left,
+                    "products": [_cells(st.products[ch]) for ch in range(c)],
+                    "sums": [fmt(float(v), False) for v in st.channel_sums],
+                    "value": _num(st.value),
+                    "equation": st.equation(names if c > 1 else None),
+                    "question": st.question(names if c > 1 else None),
+                }
+            )
+        lo, hi = _range(self.output)
+        return {
+            "kind": "conv",
+            "n": n,
+            "window": k,
+            "pad": self.padding,
+            "out_rows": self.output.shape[0],
+            "out_cols": self.output.shape[1],
+            "inputs": inputs,
+            "kernels": kernels,
+            "products": {"title": "products (weight × pixel)", "lo": -pabs, "hi": pabs},
+            "steps": steps,
+            "output": _grid("output map", self.output, "viridis", lo, hi),
+        }
+
+
+SCALES = ("red", "green", "blue")  # a colour input's channels, as the stepper draws them
+
+
+def _num(v: float) -> float:
+    return round(float(v), 6)
+
+
+def _cells(t: torch.Tensor) -> dict:
+    """A 2-D tensor as {values, text}: numbers for colour, and the text a person reads."""
+    rows = t.tolist()
+    return {
+        "values": [[_num(v) for v in row] for row in rows],
+        "text": [[fmt(v, paren=False) for v in row] for row in rows],
+    }
+
+
+def _grid(title: str, t: torch.Tensor, scale: str, lo: float, hi: float) -> dict:
+    return {"title": title, "scale": scale, "lo": _num(lo), "hi": _num(hi), **_cells(t)}
+
+
+def _span(t: torch.Tensor) -> float:
+    """Largest |value| (at least 1e-6): a colour scale symmetric around zero."""
+    return max(float(t.abs().max()), 1e-6)
+
+
+def _range(t: torch.Tensor) -> tuple[float, float]:
+    lo, hi = float(t.min()), float(t.max())
+    return (lo - 1, hi + 1) if hi - lo < 1e-9 else (lo, hi)
 
 
 def conv_steps(
@@ -279,11 +400,21 @@ def conv_steps(
     channel_sums = products.sum(dim=(-1, -2))
     pre = channel_sums.sum(dim=0) + bias
     return ConvSteps(
-        image=image, padded=padded, kernel=kernel, applied=applied, bias=float(bias),
-        stride=stride, padding=padding, activation=activation, flip=flip, patches=patches,
-        products=products, channel_sums=channel_sums, pre_activation=pre,
+        image=image,
+        padded=padded,
+        kernel=kernel,
+        applied=applied,
+        bias=float(bias),
+        stride=stride,
+        padding=padding,
+        activation=activation,
+        flip=flip,
+        patches=patches,
+        products=products,
+        channel_sums=channel_sums,
+        pre_activation=pre,
         output=activate(pre, activation),
-    )  # fmt: skip
+    )
 
 
 # --- pooling --------------------------------------------------------------------------------
@@ -312,6 +443,39 @@ class PoolSteps:
             self.windows[channel, r, c],
             float(self.output[channel, r, c]),
         )
+
+    def to_payload(self, title: str = "feature map") -> dict:
+        """The stepper's data for channel 0, in the same shape as ``ConvSteps.to_payload``."""
+        lo, hi = _range(self.feature_map[0])
+        steps = []
+        for i in range(len(self)):
+            top, left, _, out = self.window(i)
+            r, c = divmod(i, self.output.shape[2])
+            steps.append(
+                {
+                    "row": r,
+                    "col": c,
+                    "top": top,
+                    "left": left,
+                    "value": _num(out),
+                    "equation": self.equation(i),
+                    "question": "",
+                }
+            )
+        return {
+            "kind": "pool",
+            "n": len(self),
+            "window": self.size,
+            "pad": 0,
+            "out_rows": self.output.shape[1],
+            "out_cols": self.output.shape[2],
+            "inputs": [_grid(title, self.feature_map[0], "viridis", lo, hi)],
+            "kernels": [],
+            "steps": steps,
+            "output": _grid(
+                f"{self.size}x{self.size} {self.mode} pooling", self.output[0], "viridis", lo, hi
+            ),
+        }
 
     def equation(self, i: int, channel: int = 0) -> str:
         _, _, vals, out = self.window(i, channel)
@@ -347,7 +511,11 @@ def pool_steps(feature_map: torch.Tensor, mode: str = "max", size: int = 2, stri
 
 def fmt(v: float, paren: bool = True) -> str:
     """A number the way a person writes it: 1, 0.5, −0.25 (negatives in brackets inside sums)."""
-    v = float(v)
+    return _fmt(float(v), paren)
+
+
+@functools.lru_cache(maxsize=8192)  # a page writes the same few numbers thousands of times
+def _fmt(v: float, paren: bool) -> str:
     if math.isnan(v):
         return "nan"
     r = round(v, 3)
@@ -375,16 +543,19 @@ def parse_grid(
         for j, cell in enumerate(row):
             where = f"{what} at row {i + 1}, column {j + 1}"
             text = "" if cell is None else str(cell).strip().replace("−", "-")
+            allowed = f"enter a number from {fmt(lo, False)} to {fmt(hi, False)}"
+            if not text:
+                raise UserError(f"{where} is empty; {allowed}")
             try:
                 v = float(text)
             except ValueError:
-                shown = f"{cell!r}" if text else "empty"
+                raise UserError(f"{where} is {text[:20]!r}, not a number; {allowed}") from None
+            if math.isnan(v):
+                raise UserError(f"{where} is {text[:20]!r}, not a number; {allowed}")
+            if math.isinf(v):
                 raise UserError(
-                    f"{where} is {shown}, not a number; enter a number from {fmt(lo, False)} "
-                    f"to {fmt(hi, False)}"
-                ) from None
-            if not math.isfinite(v):
-                raise UserError(f"{where} is empty or not a number ({cell!r})")
+                    f"{where} is {text[:20]!r}, which is infinite, not a usable number; {allowed}"
+                )
             if not lo <= v <= hi:
                 raise UserError(
                     f"{where} is {fmt(v, False)}, outside {fmt(lo, False)}..{fmt(hi, False)}"
@@ -446,18 +617,71 @@ def verify_with_torch(steps: ConvSteps) -> tuple[str, torch.Tensor, float]:
     y = scope["y"]
     # The shown code rounds inputs to 4 decimals; compare against the stepped result on the same.
     ref = conv_steps(
-        steps.image.mul(1e4).round().div(1e4), steps.kernel.mul(1e4).round().div(1e4),
-        round(steps.bias, 4), steps.stride, steps.padding, steps.activation, steps.flip,
-    ).output  # fmt: skip
+        steps.image.mul(1e4).round().div(1e4),
+        steps.kernel.mul(1e4).round().div(1e4),
+        round(steps.bias, 4),
+        steps.stride,
+        steps.padding,
+        steps.activation,
+        steps.flip,
+    ).output
     return code, y, float((y - ref).abs().max())
 
 
 def filter_image(
-    image: torch.Tensor, kernel: torch.Tensor, bias: float = 0.0, stride: int = 1,
-    padding: int = 0, activation: str = "none", flip: bool = False,
-) -> torch.Tensor:  # fmt: skip
+    image: torch.Tensor,
+    kernel: torch.Tensor,
+    bias: float = 0.0,
+    stride: int = 1,
+    padding: int = 0,
+    activation: str = "none",
+    flip: bool = False,
+) -> torch.Tensor:
     """The same stepped arithmetic on a whole picture (e.g. a 28x28 digit): float [Ho, Wo].
 
     image: float [H, W] in [0, 1]; kernel: float [k, k].
     """
     return conv_steps(image, kernel, bias, stride, padding, activation, flip).output
+
+
+# --- predict, then reveal (quiz mode) -------------------------------------------------------
+
+QUIZ_TOLERANCE = 0.05  # a prediction within ±0.05 of the output cell counts as right
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a typed prediction compares with the true output cell."""
+
+    right: bool
+    guess: float
+    value: float
+    message: str
+
+
+def check_prediction(text: str, value: float, cell: str = "the output cell") -> Verdict:
+    """Compare a typed prediction with ``value``; right when within ``QUIZ_TOLERANCE``.
+
+    Raises ``UserError`` (and nothing is scored) when the text is empty or not a finite number.
+    """
+    raw = "" if text is None else str(text).strip()
+    if not raw:
+        raise UserError(f"Type your prediction for {cell} first (a number such as 3 or −0.5).")
+    try:
+        guess = float(raw.replace("−", "-").replace(",", "."))
+    except ValueError:
+        raise UserError(
+            f"{raw[:20]!r} is not a number; type a number such as 3 or −0.5 (no point lost)."
+        ) from None
+    if not math.isfinite(guess):
+        raise UserError(f"{raw[:20]!r} is not a finite number; type a number such as 3 or −0.5.")
+    tol = fmt(QUIZ_TOLERANCE, False)
+    right = abs(guess - value) <= QUIZ_TOLERANCE + 1e-9
+    verdict = "Right" if right else "Not quite"
+    return Verdict(
+        right,
+        guess,
+        value,
+        f"{verdict}: you said {fmt(guess, False)}, {cell} is {fmt(value, False)} "
+        f"(answers within ±{tol} count as right).",
+    )

@@ -18,23 +18,33 @@ def grid_editor(state_key: str, channel: int, lo: float, hi: float, label: str) 
     grid = st.session_state[state_key]
     n = grid.shape[-1]
     version = st.session_state.get(f"{state_key}_ver", 0)
+    # The editor's edits are relative to the table it was first given: keep handing it that same
+    # table (until the version changes) so a second edit of a cell is not lost.
+    bases = st.session_state.setdefault(f"{state_key}_bases", {})
+    base = bases.setdefault((channel, version), grid[channel].clone())
+    for old in [k for k in bases if k[0] == channel and k[1] != version]:
+        del bases[old]
     df = pd.DataFrame(
-        [[fmt(v, paren=False).replace("−", "-") for v in row] for row in grid[channel].tolist()],
+        [[fmt(v, paren=False).replace("−", "-") for v in row] for row in base.tolist()],
         columns=[str(j + 1) for j in range(n)],
     )
     cols = {
         str(j + 1): st.column_config.TextColumn(
             str(j + 1),
-            width="small",
+            width=38,  # five columns fit a narrow window's half column (800 px, sidebar open)
             required=True,
             help=f"a number from {fmt(lo, False)} to {fmt(hi, False)}",
-        )  # fmt: skip
+        )
         for j in range(n)
     }
     edited = st.data_editor(
-        df, key=f"{state_key}_{channel}_{version}", column_config=cols, hide_index=True,
-        num_rows="fixed", width="content",
-    )  # fmt: skip
+        df,
+        key=f"{state_key}_{channel}_{version}",
+        column_config=cols,
+        hide_index=True,
+        num_rows="fixed",
+        width="content",
+    )
     try:
         values = parse_grid(edited.values.tolist(), (n, n), lo, hi, what=f"{label} cell")
     except UserError as exc:

@@ -1,19 +1,24 @@
-"""Convolution: a filter sliding over a 5x5 image, step by step (the lesson's first picture)."""
+"""Convolution: a filter sliding over a 5x5 image, step by step (the lesson's first picture).
+
+The page's body is one fragment: moving a slider reruns only it (not the sidebar or the router),
+and the stepper's payload is cached by its inputs. Stepping itself happens in the browser.
+"""
 
 import streamlit as st
 
 from app.ui.conv_widgets import grid_editor, kernel_sliders, set_kernel
 from app.ui.data import current_dataset
+from app.ui.heatmaps import heatmaps
 from app.ui.runs import pick_run, run_store
+from app.ui.stepper import move_step, payload_key, stepper
 from cnncore import conv
 from cnncore.data import to_float
 from cnncore.errors import UserError
-from cnncore.plots.conv import conv_animation, digit_and_filtered, pool_animation
 
 SS = st.session_state
 COLOUR_SAMPLE = "colour: red X, green O, blue plus"
 CHANNELS = ("R", "G", "B")
-SPEEDS = {"slow": 1500, "normal": 700, "fast": 250}
+ACTIVATION_NAMES = {"none": "none", "relu": "ReLU", "sigmoid": "sigmoid"}
 
 
 def channels() -> int:
@@ -39,10 +44,6 @@ def change_colour() -> None:
     load_preset()
 
 
-def move_step(delta: int) -> None:
-    SS.cv_step = min(max(1, SS.cv_step + delta), SS.get("cv_n", 1))
-
-
 def load_learned(run_id: str, index: int) -> None:
     try:
         model, _ = run_store().load_model(run_id)
@@ -56,7 +57,104 @@ def load_learned(run_id: str, index: int) -> None:
     load_sample()
     set_kernel("cv_kernel", weights.clamp(lo, hi)[None].clone())
     SS.cv_loaded = f"Loaded filter {index} of the first layer of run {run_id}."
+    SS.cv_rerun_page = True
 
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def stepped(img: tuple, kernel: tuple, shape: tuple, bias, stride, padding, act, flip, colour):
+    """conv_steps, its stepper payload and the payload's fingerprint, cached by the inputs."""
+    import torch
+
+    c, k = shape
+    steps = conv.conv_steps(
+        torch.tensor(img).reshape(c, 5, 5),
+        torch.tensor(kernel).reshape(c, k, k),
+        bias,
+        stride,
+        padding,
+        act,
+        flip,
+    )
+    payload = steps.to_payload(CHANNELS if colour else None)
+    return steps, payload, payload_key(payload)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def pooled_payload(fingerprint: str, _output, mode: str, stride: int):
+    pool = conv.pool_steps(_output[None], mode, 2, stride)
+    payload = pool.to_payload("feature map (the output above)")
+    return payload, payload_key(payload)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def verified(fingerprint: str, _steps):
+    return conv.verify_with_torch(_steps)
+
+
+# --- quiz mode: predict each output cell before it is revealed ------------------------------
+
+
+def start_quiz() -> None:
+    SS.cv_revealed = 0
+    SS.pop("cv_verdict", None)
+    if SS.cv_quiz:
+        move_step("cv_step", 1)
+
+
+def check_answer() -> None:
+    """The Check button: score the typed prediction for the next hidden cell, then reveal it."""
+    index, value, cell = SS.cv_quiz_target
+    try:
+        verdict = conv.check_prediction(SS.get("cv_guess", ""), value, cell)
+    except UserError as exc:
+        SS.cv_verdict = ("warning", str(exc))
+        return
+    score = SS.setdefault("cv_score", {"right": 0, "asked": 0})
+    score["asked"] += 1
+    score["right"] += verdict.right
+    SS.cv_verdict = ("success" if verdict.right else "error", verdict.message)
+    SS.cv_revealed = index + 1
+    move_step("cv_step", index + 1)  # show the cell just revealed, with its equation
+
+
+def quiz_panel(steps: conv.ConvSteps, fingerprint: str) -> dict | None:
+    """The prediction form under the stepper; returns the stepper's quiz state (or None)."""
+    if not SS.get("cv_quiz"):
+        return None
+    if SS.get("cv_quiz_for") != fingerprint:  # new input or filter: new cells to predict
+        if "cv_quiz_for" in SS:
+            st.info("The input or filter changed, so the quiz starts again at the first cell.")
+            move_step("cv_step", 1)
+        SS.cv_quiz_for, SS.cv_revealed = fingerprint, 0
+    n, revealed = len(steps), SS.cv_revealed
+    tol = conv.fmt(conv.QUIZ_TOLERANCE, False)
+    if revealed < n:
+        step = steps.step(revealed)
+        cell = f"output[{step.row}, {step.col}]"
+        SS.cv_quiz_target = (revealed, step.value, cell)
+        with st.form("cv_quiz_form", clear_on_submit=True, border=False):
+            a, b = st.columns([3, 1], vertical_alignment="bottom")
+            a.text_input(
+                f"Your prediction for {cell} (cell {revealed + 1} of {n})",
+                key="cv_guess",
+                placeholder="a number, e.g. 3 or −0.5",
+                help=f"Right when within ±{tol} of the true value.",
+            )
+            b.form_submit_button("Check", on_click=check_answer, width="stretch")
+    if verdict := SS.get("cv_verdict"):
+        getattr(st, verdict[0])(verdict[1])
+    score = SS.get("cv_score", {"right": 0, "asked": 0})
+    done = (
+        " All cells revealed: change the input or filter for a new round." if revealed >= n else ""
+    )
+    st.caption(
+        f"Score this session: {score['right']} of {score['asked']} right "
+        f"(answers within ±{tol} count).{done}"
+    )
+    return {"revealed": revealed}
+
+
+# --- the page ---------------------------------------------------------------------------------
 
 if "cv_img" not in SS:
     load_sample()
@@ -71,126 +169,169 @@ st.markdown(
     "diagonals and −1 elsewhere, so the sum is largest exactly where the image has an X: "
     "convolution is **pattern matching**, and training learns the patterns to look for."
 )
-if msg := SS.pop("cv_grid_error", None):
-    st.error(msg)
-if msg := SS.pop("cv_loaded", None):
-    st.success(msg)
 
-st.toggle("Colour image (3 channels: a 3x5x5 input and a 3xkxk filter)", key="cv_colour",
-          on_change=change_colour)  # fmt: skip
-left, right = st.columns(2, gap="large")
-with left:
-    st.subheader("Input (5x5, values 0–1)")
-    samples = ([COLOUR_SAMPLE] if channels() == 3 else []) + list(conv.SAMPLES)
-    st.selectbox("Sample input", samples, key="cv_sample", on_change=load_sample)
-    tabs = st.tabs(CHANNELS) if channels() == 3 else [st.container()]
-    for ch, tab in enumerate(tabs):
-        with tab:
-            grid_editor("cv_img", ch, *conv.INPUT_RANGE, label="input")
-with right:
-    st.subheader("Filter")
-    a, b = st.columns(2)
-    a.selectbox("Preset", conv.PRESETS, key="cv_preset", on_change=load_preset)
-    b.radio("Kernel size", [3, 5], key="cv_k", horizontal=True, on_change=load_preset,
-            format_func=lambda k: f"{k}x{k}")  # fmt: skip
-    lo, hi = conv.KERNEL_RANGE
-    if channels() == 1 and SS.cv_k == 3:
-        kernel_sliders("cv_kernel", lo, hi)
-    else:
+
+@st.fragment
+def explore() -> None:
+    SS.pop("cv_rerun_page", None)  # this run already shows a filter loaded below
+    if msg := SS.pop("cv_grid_error", None):
+        st.error(msg)
+    if msg := SS.pop("cv_loaded", None):
+        st.success(msg)
+
+    st.toggle(
+        "Colour image (3 channels: a 3x5x5 input and a 3xkxk filter)",
+        key="cv_colour",
+        on_change=change_colour,
+    )
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.subheader("Input (5x5, values 0–1)")
+        samples = ([COLOUR_SAMPLE] if channels() == 3 else []) + list(conv.SAMPLES)
+        st.selectbox("Sample input", samples, key="cv_sample", on_change=load_sample)
         tabs = st.tabs(CHANNELS) if channels() == 3 else [st.container()]
         for ch, tab in enumerate(tabs):
             with tab:
-                grid_editor("cv_kernel", ch, lo, hi, label="filter")
-    bias = st.slider("Bias", lo, hi, 0.0, step=0.1, key="cv_bias")
+                grid_editor("cv_img", ch, *conv.INPUT_RANGE, label="input")
+    with right:
+        st.subheader("Filter")
+        st.selectbox("Preset", conv.PRESETS, key="cv_preset", on_change=load_preset)
+        st.radio(
+            "Kernel size",
+            [3, 5],
+            key="cv_k",
+            horizontal=True,
+            on_change=load_preset,
+            format_func=lambda k: f"{k}x{k}",
+        )
+        lo, hi = conv.KERNEL_RANGE
+        if channels() == 1 and SS.cv_k == 3:
+            kernel_sliders("cv_kernel", lo, hi)
+        else:
+            tabs = st.tabs(CHANNELS) if channels() == 3 else [st.container()]
+            for ch, tab in enumerate(tabs):
+                with tab:
+                    grid_editor("cv_kernel", ch, lo, hi, label="filter")
+        bias = st.slider("Bias", lo, hi, 0.0, step=0.1, key="cv_bias")
 
-o1, o2, o3, o4 = st.columns(4)
-stride = o1.selectbox("Stride", [1, 2, 3], key="cv_stride")
-padding = o2.selectbox("Zero padding", [0, 1, 2], key="cv_padding")
-activation = o3.selectbox(
-    "Activation",
-    conv.ACTIVATIONS,
-    key="cv_act",
-    format_func={"none": "none", "relu": "ReLU", "sigmoid": "sigmoid"}.get,
-)
-mode = o4.radio("Operation", ["cross-correlation", "true convolution"], key="cv_mode",
-                help="Deep learning's 'convolution' is cross-correlation. True convolution flips "
-                "the kernel first (rotates it 180°).")  # fmt: skip
+    o1, o2, o3, o4 = st.columns(4)
+    stride = o1.selectbox("Stride", [1, 2, 3], key="cv_stride")
+    padding = o2.selectbox("Zero padding", [0, 1, 2], key="cv_padding")
+    activation = o3.selectbox(
+        "Activation", conv.ACTIVATIONS, key="cv_act", format_func=ACTIVATION_NAMES.get
+    )
+    mode = o4.radio(
+        "Operation",
+        ["cross-correlation", "true convolution"],
+        key="cv_mode",
+        help="Deep learning's 'convolution' is cross-correlation. True convolution flips "
+        "the kernel first (rotates it 180°).",
+    )
 
-try:
-    steps = conv.conv_steps(SS.cv_img, SS.cv_kernel, bias, stride, padding, activation,
-                            flip=mode == "true convolution")  # fmt: skip
-except UserError as exc:
-    st.error(f"No output for these options: {exc}")
-    st.stop()
-n = len(steps)
-size = steps.output.shape
-st.caption(
-    f"Output size = ⌊(5 + 2·{padding} − {SS.cv_k}) / {stride}⌋ + 1 = {size[0]}, "
-    f"so the output map is {size[0]}x{size[1]}: {n} window positions."
-)
-for note in conv.fit_notes(5, SS.cv_k, stride, padding):
-    st.info(note)
+    img, kernel = SS.cv_img, SS.cv_kernel
+    try:
+        steps, payload, fingerprint = stepped(
+            tuple(img.flatten().tolist()),
+            tuple(kernel.flatten().tolist()),
+            (kernel.shape[0], kernel.shape[-1]),
+            bias,
+            stride,
+            padding,
+            activation,
+            mode == "true convolution",
+            channels() == 3,
+        )
+    except UserError as exc:
+        st.error(f"No output for these options: {exc}")
+        return
+    n = len(steps)
+    size = steps.output.shape
+    positions = "window position" if n == 1 else "window positions"
+    st.caption(
+        f"Output size = ⌊(5 + 2·{padding} − {SS.cv_k}) / {stride}⌋ + 1 = {size[0]}, "
+        f"so the output map is {size[0]}x{size[1]}: {n} {positions}."
+    )
+    for note in conv.fit_notes(5, SS.cv_k, stride, padding):
+        st.info(note)
 
-SS.cv_n = n
-SS.cv_step = min(SS.get("cv_step", 1), n)
-st.subheader("Step by step")
-s1, s2, s3, s4 = st.columns([1, 1, 4, 2])
-s1.button("◀ Back", on_click=move_step, args=(-1,), disabled=SS.cv_step <= 1,
-          width="stretch")  # fmt: skip
-s2.button("Step ▶", on_click=move_step, args=(1,), disabled=SS.cv_step >= n,
-          width="stretch")  # fmt: skip
-if n > 1:
-    s3.slider("Step", 1, n, key="cv_step", label_visibility="collapsed")
-speed = s4.select_slider("Speed", list(SPEEDS), value="normal", key="cv_speed",
-                         label_visibility="collapsed")  # fmt: skip
-step = steps.step(SS.cv_step - 1)
-st.markdown(f"**Step {SS.cv_step} of {n}**, output[{step.row}, {step.col}]:")
-st.code(step.equation(CHANNELS if channels() == 3 else None), language=None)
-st.plotly_chart(
-    conv_animation(steps, SS.cv_step - 1, SPEEDS[speed], CHANNELS if channels() == 3 else None),
-    key="cv_anim",
-    config={"displayModeBar": False},
-)
-st.caption(
-    "▶ Play runs in your browser from the current frame; the slider under the figure scrubs. "
-    "The buttons above step one window at a time and keep your place when you change the filter."
-)
+    st.subheader("Step by step")
+    st.toggle(
+        "Quiz me: predict each output cell before it is revealed",
+        key="cv_quiz",
+        on_change=start_quiz,
+    )
+    stepper_box, quiz_box = st.container(key="cv_stepper_box"), st.container()
+    with quiz_box:  # filled first (it decides what the stepper may show), shown below it
+        quiz = quiz_panel(steps, fingerprint)
+    with stepper_box:
+        stepper(payload, "cv_stepper", "cv_step", fingerprint, quiz)
+    st.caption(
+        "▶ Play, Step ▶, ◀ Back, the Step slider and the Speed menu all move the same step; "
+        "the input, filter and options keep your place."
+        + (" In quiz mode, stepping stops at the cell you have not predicted yet." if quiz else "")
+    )
 
-st.subheader("Pooling the output map")
-p1, p2 = st.columns(2)
-pool_mode = p1.radio("Pooling", ["max", "avg"], key="cv_pool", horizontal=True,
-                     format_func={"max": "2x2 max", "avg": "2x2 average"}.get)  # fmt: skip
-pool_stride = p2.radio("Pooling stride", [2, 1], key="cv_pool_stride", horizontal=True)
-try:
-    pooled = conv.pool_steps(steps.output[None], pool_mode, 2, pool_stride)
-    st.plotly_chart(pool_animation(pooled, 0, SPEEDS[speed]), key="cv_pool_anim",
-                    config={"displayModeBar": False})  # fmt: skip
-except UserError as exc:
-    st.warning(f"No pooling for these options: {exc}")
+    st.subheader("Pooling the output map")
+    if quiz and quiz["revealed"] < n:
+        st.caption("Pooling shows the whole output map, so it appears once every cell is revealed.")
+    else:
+        p1, p2 = st.columns(2)
+        pool_mode = p1.radio(
+            "Pooling",
+            ["max", "avg"],
+            key="cv_pool",
+            horizontal=True,
+            format_func={"max": "2x2 max", "avg": "2x2 average"}.get,
+        )
+        pool_stride = p2.radio("Pooling stride", [2, 1], key="cv_pool_stride", horizontal=True)
+        try:
+            pool, pool_key = pooled_payload(fingerprint, steps.output, pool_mode, pool_stride)
+            stepper(pool, "cv_pool_stepper", "cv_pool_step", pool_key)
+        except UserError as exc:
+            st.warning(f"No pooling for these options: {exc}")
 
-st.subheader("Verify with PyTorch")
-code, torch_out, diff = conv.verify_with_torch(steps)
-st.code(code, language="python")
-if diff < 1e-5:
-    st.success(f"PyTorch gives the same {size[0]}x{size[1]} map (max |difference| {diff:.1e}).")
-else:
-    st.error(f"PyTorch differs from the stepped result by up to {diff:.3g}.")
+    st.subheader("Verify with PyTorch")
+    code, _, diff = verified(fingerprint, steps)
+    st.code(code, language="python", wrap_lines=True)
+    if diff < 1e-5:
+        st.success(f"PyTorch gives the same {size[0]}x{size[1]} map (max |difference| {diff:.1e}).")
+    else:
+        st.error(f"PyTorch differs from the stepped result by up to {diff:.3g}.")
 
-st.subheader("On a real digit")
-data = current_dataset()
-d1, d2 = st.columns([1, 3])
-idx = d1.number_input("Test digit #", 0, len(data.test) - 1, 0, key="cv_digit")
-digit = to_float(data.test.images[idx : idx + 1])[0, 0]
-kernel0 = steps.kernel[0]
-with d1:
+    st.subheader("On a real digit")
+    data = current_dataset()
+    idx = st.number_input("Test digit #", 0, len(data.test) - 1, 0, key="cv_digit")
     if channels() == 3:
         st.caption("Digits have one channel: the filter's R channel is applied.")
+    digit = to_float(data.test.images[idx : idx + 1])[0, 0]
+    filtered = conv.filter_image(
+        digit, steps.kernel[0], bias, stride, padding, activation, steps.flip
+    )
+    label = data.classes[int(data.test.labels[idx])]
+    heatmaps(
+        [
+            (f"test digit #{idx} (label {label})", digit, "grey", 0.0, 1.0),
+            (f"filtered ({size_text(filtered)}; red < 0 < blue)", filtered, "sign", None, None),
+        ],
+        key="cv_digit_fig",
+    )
+
+
+def size_text(t) -> str:
+    return f"{t.shape[0]}x{t.shape[1]}"
+
+
+@st.fragment
+def learned_filter() -> None:
     st.markdown("**A filter learned in a saved run**")
     run_id = pick_run("Run", key="cv_run", models=("convnet", "convnet-pool", "convnet-gap"))
     if run_id:
-        f_idx = st.number_input("First-layer filter", 0, 15, 0, key="cv_filter_idx")
-        st.button("Load into the filter", on_click=load_learned, args=(run_id, f_idx))
-filtered = conv.filter_image(digit, kernel0, bias, stride, padding, activation, steps.flip)
-label = data.classes[int(data.test.labels[idx])]
-d2.plotly_chart(digit_and_filtered(digit, filtered, f"test digit #{idx} (label {label})"),
-                key="cv_digit_fig", config={"displayModeBar": False})  # fmt: skip
+        a, b = st.columns([1, 2], vertical_alignment="bottom")
+        f_idx = a.number_input("First-layer filter", 0, 15, 0, key="cv_filter_idx")
+        b.button("Load into the filter", on_click=load_learned, args=(run_id, f_idx))
+    if SS.pop("cv_rerun_page", False):
+        st.rerun()  # the whole page, not just this fragment: the filter above changed
+
+
+explore()
+learned_filter()

@@ -1,5 +1,10 @@
-"""AppTest: the convolution page reacts to sliders, presets, options and bad edits."""
+"""AppTest: the convolution page reacts to sliders, presets, options, bad edits and the quiz.
 
+The stepper draws in the browser (tests/e2e covers its buttons); here we read what the page hands
+it: the payload (from cnncore), the step it should show, and the quiz state.
+"""
+
+import json
 from pathlib import Path
 
 import pytest
@@ -17,16 +22,30 @@ def at():
     return app
 
 
-def _equation(app):
-    return app.code[0].value
+def stepper_data(app, key: str = "cv_stepper") -> dict:
+    """The data the page gave the stepper component with this key."""
+    for el in app.get("bidi_component"):
+        if el.proto.id.endswith(f"-{key}"):
+            return json.loads(el.proto.json)
+    raise AssertionError(f"no stepper {key!r} on the page")
+
+
+def shown_equation(app) -> str:
+    """The equation the stepper shows at the step the page asks for."""
+    data = stepper_data(app)
+    return data["payload"]["steps"][data["step"] - 1]["equation"]
+
+
+def texts(elements) -> str:
+    return " | ".join(e.value for e in elements)
 
 
 def test_slider_changes_equation_and_output(at):
-    before = _equation(at)
-    assert before.endswith("= 3")  # the lesson's X detector on the X, first window
+    assert shown_equation(at).endswith("= 3")  # the lesson's X detector on the X, first window
     at.slider(key="cv_w_0_0").set_value(2.0).run()
     assert not at.exception
-    assert _equation(at).startswith("2·1 + (−1)·0") and _equation(at).endswith("= 4")
+    assert shown_equation(at).startswith("2·1 + (−1)·0") and shown_equation(at).endswith("= 4")
+    assert stepper_data(at)["payload"]["output"]["values"][0][0] == 4
     assert not at.error  # the PyTorch check still passes
     assert at.success and "same 3x3 map" in at.success[0].value
 
@@ -35,41 +54,53 @@ def test_preset_changes_kernel_and_equation(at):
     at.selectbox(key="cv_preset").set_value("identity").run()
     assert not at.exception
     assert at.slider(key="cv_w_1_1").value == 1.0 and at.slider(key="cv_w_0_0").value == 0.0
-    assert _equation(at).endswith("= 1")  # the centre pixel of the first window
-    assert _equation(at).startswith("0·1 + 0·0")
+    assert shown_equation(at).endswith("= 1")  # the centre pixel of the first window
+    assert shown_equation(at).startswith("0·1 + 0·0")
 
 
-def test_step_is_kept_when_the_filter_changes(at):
-    at.button[1].click().run()  # Step ▶
-    at.button[1].click().run()
-    assert at.session_state["cv_step"] == 3
+def test_step_is_kept_when_the_filter_or_input_changes(at):
+    at.session_state["cv_step"] = 3  # where the browser's stepper came to rest
     at.slider(key="cv_bias").set_value(1.0).run()
-    assert at.session_state["cv_step"] == 3
-    assert any("Step 3 of 9" in m.value and "output[0, 2]" in m.value for m in at.markdown)
-    at.button[0].click().run()  # ◀ Back
-    assert at.session_state["cv_step"] == 2 and not at.exception
+    data = stepper_data(at)
+    assert data["step"] == 3 and data["payload"]["steps"][2]["equation"].endswith("= 4")
+    seq = data["seq"]
+    at.selectbox(key="cv_sample").set_value("O").run()
+    assert stepper_data(at)["step"] == 3 and stepper_data(at)["seq"] == seq  # not moved
+    at.selectbox(key="cv_stride").set_value(2).run()  # 2x2 output: step 3 still exists
+    assert stepper_data(at)["step"] == 3 and stepper_data(at)["payload"]["n"] == 4
+    at.radio(key="cv_k").set_value(5).run()  # one window left: the step is clamped to it
+    assert stepper_data(at)["step"] == 1 and not at.exception
 
 
-def test_bad_grid_edit_is_refused_and_previous_value_kept(at):
-    key = f"cv_img_0_{at.session_state['cv_img_ver']}"
+def test_bad_grid_edits_are_refused_and_previous_value_kept(at):
     old = at.session_state["cv_img"].clone()
-    at.session_state[key] = {"edited_rows": {1: {"2": "abc"}}, "added_rows": [], "deleted_rows": []}
-    at.run()
-    assert not at.exception
-    assert (
-        at.error and "row 2, column 2" in at.error[0].value and "not a number" in at.error[0].value
-    )
-    assert "previous value was kept" in at.error[0].value
-    assert (at.session_state["cv_img"] == old).all()
+    for text, says in (
+        ("abc", "'abc', not a number"),
+        ("nan", "'nan', not a number"),
+        ("1e999", "'1e999', which is infinite"),
+        ("", "is empty"),
+    ):
+        key = f"cv_img_0_{at.session_state['cv_img_ver']}"
+        edit = {"edited_rows": {1: {"2": text}}, "added_rows": [], "deleted_rows": []}
+        at.session_state[key] = edit
+        at.run()
+        assert not at.exception
+        assert at.error and "row 2, column 2" in at.error[0].value, texts(at.error)
+        assert says in at.error[0].value and "previous value was kept" in at.error[0].value
+        assert (at.session_state["cv_img"] == old).all()
 
 
-def test_good_grid_edit_changes_output(at):
+def test_good_grid_edits_change_output_twice_in_a_row(at):
     key = f"cv_img_0_{at.session_state['cv_img_ver']}"
     at.session_state[key] = {"edited_rows": {0: {"2": "1"}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception and not at.error
     assert at.session_state["cv_img"][0, 0, 1] == 1
-    assert _equation(at).startswith("1·1 + (−1)·1")
+    assert shown_equation(at).startswith("1·1 + (−1)·1")
+    # the editor keeps its first table, so editing the same cell back is seen too
+    at.session_state[key] = {"edited_rows": {0: {"2": "0"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert at.session_state["cv_img"][0, 0, 1] == 0 and shown_equation(at).endswith("= 3")
 
 
 def test_invalid_options_explain_themselves(at):
@@ -77,19 +108,96 @@ def test_invalid_options_explain_themselves(at):
     assert not at.exception
     assert any("nothing to pool" in w.value for w in at.warning)
     assert any("single number" in i.value for i in at.info)
+    assert any("1 window position." in c.value for c in at.caption), texts(at.caption)
     at.selectbox(key="cv_stride").set_value(3)
     at.radio(key="cv_k").set_value(3).run()
     assert any("never the start of a window" in i.value for i in at.info)
+    at.selectbox(key="cv_stride").set_value(2).run()
+    assert any("2x2: 4 window positions." in c.value for c in at.caption), texts(at.caption)
 
 
 def test_colour_mode_and_true_convolution(at):
     at.toggle(key="cv_colour").set_value(True).run()
     assert not at.exception
-    eq = _equation(at)
+    eq = shown_equation(at)
     assert eq.startswith("R: ") and "\nG: " in eq and "total: " in eq
+    payload = stepper_data(at)["payload"]
+    assert [g["scale"] for g in payload["inputs"]] == ["red", "green", "blue"]
+    assert len(payload["steps"][0]["sums"]) == 3
     at.radio(key="cv_mode").set_value("true convolution").run()
-    assert not at.exception and ".flip(-1, -2)" in at.code[1].value
+    assert not at.exception and ".flip(-1, -2)" in at.code[0].value
+    assert "flipped" in stepper_data(at)["payload"]["kernels"][0]["title"]
     assert at.success  # still equal to PyTorch
+
+
+def test_pooling_has_its_own_stepper(at):
+    at.selectbox(key="cv_padding").set_value(1).run()  # 5x5 output map
+    pool = stepper_data(at, "cv_pool_stepper")
+    assert pool["payload"]["kind"] == "pool" and pool["payload"]["n"] == 4
+    assert pool["payload"]["steps"][0]["equation"].startswith("max(")
+    at.radio(key="cv_pool_stride").set_value(1).run()
+    assert stepper_data(at, "cv_pool_stepper")["payload"]["n"] == 16
+
+
+def quiz_answer(app, text: str) -> None:
+    app.text_input(key="cv_guess").input(text)
+    app.button[[b.label for b in app.button].index("Check")].click().run()
+    assert not app.exception
+
+
+def test_quiz_right_wrong_and_bad_input(at):
+    at.session_state["cv_step"] = 5
+    at.toggle(key="cv_quiz").set_value(True).run()
+    data = stepper_data(at)
+    assert data["quiz"] == {"revealed": 0} and data["step"] == 1  # back to the first cell
+    assert "output[0, 0]" in at.text_input(key="cv_guess").label
+    assert "Pooling shows the whole output map" in texts(at.caption)
+
+    quiz_answer(at, "abc")
+    assert "not a number" in texts(at.warning) and "no point lost" in texts(at.warning)
+    assert "0 of 0 right" in texts(at.caption)
+    assert stepper_data(at)["quiz"] == {"revealed": 0}
+    quiz_answer(at, "")
+    assert "Type your prediction for output[0, 0] first" in texts(at.warning)
+
+    quiz_answer(at, "3")  # the X detector on the X's first window
+    assert "Right" in texts(at.success) and "±0.05" in texts(at.success)
+    assert "1 of 1 right" in texts(at.caption)
+    data = stepper_data(at)
+    assert data["quiz"] == {"revealed": 1} and data["step"] == 1  # the revealed cell, shown
+    assert "output[0, 1]" in at.text_input(key="cv_guess").label
+
+    quiz_answer(at, "1")  # output[0, 1] is −3
+    assert "Not quite" in texts(at.error) and "is −3" in texts(at.error)
+    assert "1 of 2 right" in texts(at.caption)
+    assert stepper_data(at)["step"] == 2
+
+    at.slider(key="cv_bias").set_value(0.5).run()  # new numbers: the quiz starts over
+    assert stepper_data(at)["quiz"] == {"revealed": 0} and stepper_data(at)["step"] == 1
+    assert "starts again" in texts(at.info)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"cv_colour": True},
+        {"cv_stride": 2, "cv_padding": 2, "cv_act": "sigmoid"},
+        {"cv_k": 5, "cv_act": "relu"},
+    ],
+)
+def test_quiz_works_with_every_option(at, options):
+    for key, value in options.items():
+        widget = {"cv_colour": at.toggle, "cv_k": at.radio}.get(key, at.selectbox)
+        widget(key=key).set_value(value).run()
+    at.toggle(key="cv_quiz").set_value(True).run()
+    n = stepper_data(at)["payload"]["n"]
+    for i in range(n):
+        value = stepper_data(at)["payload"]["steps"][i]["value"]
+        quiz_answer(at, f"{value:.4f}")
+        assert "Right" in texts(at.success), texts(at.error + at.warning)
+    assert f"{n} of {n} right" in texts(at.caption) and "All cells revealed" in texts(at.caption)
+    assert stepper_data(at)["quiz"] == {"revealed": n}
+    assert stepper_data(at, "cv_pool_stepper") if n >= 4 else True  # pooling is back
 
 
 def test_learned_filter_from_a_saved_run_loads_into_the_filter(tiny_data):
@@ -114,3 +222,4 @@ def test_learned_filter_from_a_saved_run_loads_into_the_filter(tiny_data):
     # The grid editor shows (and keeps) three decimals.
     assert loaded.shape == (5, 5) and torch.allclose(loaded, learned.clamp(-2, 2), atol=1e-3)
     assert app.radio(key="cv_k").value == 5
+    assert stepper_data(app)["payload"]["window"] == 5

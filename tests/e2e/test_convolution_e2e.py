@@ -1,54 +1,154 @@
-"""The convolution page in a real browser: play the Plotly animation, step, screenshot."""
+"""The convolution page in a real browser: one stepper, one step, whatever moved it; the quiz."""
 
-import time
+import itertools
+import re
 
 import pytest
 
+from cnncore import conv
 from tests.e2e.conftest import ARTIFACTS, assert_no_exception, open_app, wait_idle
 
 pytestmark = pytest.mark.e2e
 
-WINDOW_JS = """() => {
-  const gd = document.querySelector('.st-key-cv_anim .js-plotly-plot');
-  const w = gd.data.find(t => t.name === 'window');
-  return [w.x[0] + 0.5, w.y[0] + 0.5];
-}"""
+N = 9  # the lesson's 3x3 kernel on the 5x5 X: a 3x3 output map
 
 
-def _window(page):
-    return tuple(page.evaluate(WINDOW_JS))
+def stepper(page, key: str = "cv_stepper"):
+    return page.locator(f".st-key-{key} .stepper")
 
 
-def test_play_moves_the_window_and_steps_back(page):
+def seen(page) -> dict:
+    """Everything the stepper shows that depends on the step, read from the page."""
+    box = stepper(page)
+    head = box.locator(".head").inner_text()
+    k = int(re.match(r"Step (\d+) of (\d+)", head).group(1))
+    window = box.locator(".input .cell.inwin").first
+    return {
+        "head": k,
+        "attr": int(box.get_attribute("data-step")),
+        "scrub": int(box.locator("input.scrub").input_value()),
+        "equation": box.locator(".eq").inner_text(),
+        "window": (int(window.get_attribute("data-r")), int(window.get_attribute("data-c"))),
+        "revealed": box.locator('.output .cell[data-shown="1"]').count(),
+        "head_text": head,
+    }
+
+
+def expected(k: int, bias: float) -> dict:
+    steps = conv.conv_steps(conv.sample("X (lesson)"), conv.preset("X detector (lesson)"), bias)
+    st = steps.step(k - 1)
+    return {"equation": st.equation(), "window": (st.top, st.left), "cell": (st.row, st.col)}
+
+
+def assert_one_story(page, bias: float) -> int:
+    s = seen(page)
+    k = s["head"]
+    want = expected(k, bias)
+    where = f"after {s['head_text']!r}"
+    assert s["attr"] == s["scrub"] == k, f"stepper parts disagree {where}: {s}"
+    assert s["equation"] == want["equation"], f"equation is not step {k}'s {where}"
+    assert s["window"] == want["window"], f"window not at step {k}'s position {where}"
+    assert s["revealed"] == k, f"output map shows {s['revealed']} cells {where}"
+    assert f"output[{want['cell'][0]}, {want['cell'][1]}]" in s["head_text"]
+    return k
+
+
+def press(page, label: str, key: str = "cv_stepper") -> None:
+    page.locator(f".st-key-{key}").get_by_role("button", name=label).click()
+
+
+def test_play_step_scrub_and_filter_in_every_order_tell_one_story(page):
     open_app(page, "convolution")
-    page.locator(".st-key-cv_anim .js-plotly-plot").wait_for()
-    assert _window(page) == (0, 0)  # step 1: top-left window
+    stepper(page).wait_for()
     page.screenshot(path=ARTIFACTS / "convolution_start.png", full_page=True)
+    bias = 0.0
+    assert assert_one_story(page, bias) == 1
+    stepper(page).locator("select.speed").select_option(label="fast")
 
-    page.locator(".st-key-cv_anim .updatemenu-button").filter(has_text="fast").click()
-    seen = []
-    deadline = time.monotonic() + 8
-    while time.monotonic() < deadline and (not seen or seen[-1] != (2, 2)):
-        seen.append(_window(page))
-        if len(set(seen)) == 4:
-            page.screenshot(path=ARTIFACTS / "convolution_playing.png", full_page=True)
-        time.sleep(0.05)
-    order = list(dict.fromkeys(seen))  # distinct positions in the order they appeared
-    # (left, top) of a 3x3 window over a 5x5 image, row by row
-    expected = [(left, top) for top in range(3) for left in range(3)]
-    assert len(order) >= 5, f"the window barely moved while playing: {order}"
-    assert all(pos in expected for pos in order), order
-    indices = [expected.index(pos) for pos in order]
-    assert indices == sorted(indices), f"the window did not move row by row: {order}"
-    assert indices[-1] == 8, f"the animation did not reach the last window: {order}"
-    assert "step 9 of 9" in page.locator(".st-key-cv_anim").inner_text()
+    def play():
+        before = seen(page)["head"]
+        press(page, "▶ Play")
+        page.wait_for_timeout(600)
+        if before < N:  # Play starts from the current step and moves on
+            after = seen(page)["head"]
+            assert after > before, f"Play did not move on from step {before}"
+        if stepper(page).get_by_role("button", name="❚❚ Pause").count():
+            press(page, "❚❚ Pause")
 
-    # Step with the server-side buttons: forward twice, back once.
-    for label in ("Step ▶", "Step ▶", "◀ Back"):
-        page.get_by_role("button", name=label).click()
+    def step_twice_back_once():
+        before = seen(page)["head"]
+        for label in ("Step ▶", "Step ▶", "◀ Back"):
+            if not stepper(page).get_by_role("button", name=label).is_disabled():
+                press(page, label)
+        assert abs(seen(page)["head"] - before) <= 2
+
+    scrub_to = itertools.cycle([7, 2, 5, 9, 4, 1])
+
+    def scrub():
+        target = next(scrub_to)
+        stepper(page).locator("input.scrub").fill(str(target))
+        assert seen(page)["head"] == target
+
+    def filter_change():
+        nonlocal bias
+        before = seen(page)["head"]
+        slider = page.locator(".st-key-cv_bias").get_by_role("slider")
+        slider.focus()
+        up = bias < 0.05  # between 0 and 0.1, inside the slider's range
+        slider.press("ArrowRight" if up else "ArrowLeft")
+        bias = 0.1 if up else 0.0
         wait_idle(page)
-    assert_no_exception(page)
-    assert "Step 2 of 9" in page.locator("main").inner_text()
-    assert _window(page) == (1, 0)
-    page.screenshot(path=ARTIFACTS / "convolution_step2.png", full_page=True)
+        page.wait_for_function(
+            "b => document.querySelector('.st-key-cv_bias').innerText.includes(b)",
+            arg=f"{bias:.2f}",
+        )
+        assert seen(page)["head"] == before, "changing the filter moved the step"
+
+    actions = {"play": play, "step": step_twice_back_once, "scrub": scrub, "filter": filter_change}
+    for order in itertools.permutations(actions):
+        for name in order:
+            actions[name]()
+            wait_idle(page)
+            assert_no_exception(page)
+            assert_one_story(page, bias)
+    page.screenshot(path=ARTIFACTS / "convolution_stepped.png", full_page=True)
+    assert page.errors == []
+
+
+def test_quiz_right_then_wrong(page):
+    open_app(page, "convolution")
+    page.get_by_text("Quiz me: predict each output cell").click()
+    wait_idle(page)
+    box = stepper(page)
+    assert box.get_attribute("data-step") == "1" and box.get_attribute("data-hidden") == "1"
+    assert box.locator(".eq").inner_text().endswith("= ?")
+    assert box.get_by_role("button", name="Step ▶").is_disabled()  # waits for a prediction
+
+    guess = page.get_by_role("textbox", name=re.compile(r"Your prediction for output\[0, 0\]"))
+    guess.fill("abc")
+    page.get_by_role("button", name="Check").click()
+    wait_idle(page)
+    assert "not a number" in page.locator("main").inner_text()
+    assert box.get_attribute("data-hidden") == "1"
+
+    guess.fill("3")
+    page.get_by_role("button", name="Check").click()
+    wait_idle(page)
+    main = page.locator("main").inner_text()
+    assert "Right: you said 3, output[0, 0] is 3" in main and "±0.05" in main
+    assert box.get_attribute("data-hidden") == "0" and box.locator(".eq").inner_text().endswith(
+        "= 3"
+    )
+
+    press(page, "Step ▶")
+    wait_idle(page)
+    assert box.get_attribute("data-step") == "2" and box.get_attribute("data-hidden") == "1"
+    page.get_by_role("textbox", name=re.compile(r"Your prediction for output\[0, 1\]")).fill("2")
+    page.get_by_role("button", name="Check").click()
+    wait_idle(page)
+    main = page.locator("main").inner_text()
+    assert "Not quite: you said 2, output[0, 1] is −3" in main
+    assert "1 of 2 right" in main
+    assert box.locator(".eq").inner_text().endswith("= −3")
+    page.screenshot(path=ARTIFACTS / "convolution_quiz.png", full_page=True)
     assert page.errors == []

@@ -1,0 +1,116 @@
+"""Narrow and wide windows: at 800x900 (a laptop with the sidebar open, a projector) and 1400x900,
+nothing on any page is cut off or overlaps. Each check reads the browser's own layout."""
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, assert_no_exception, wait_idle  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+
+PAGES = {
+    "home": "",
+    "convolution": "convolution",
+    "training": "training",
+    "invariance": "invariance",
+}
+
+# Returns a list of plain-language problems found on the page as laid out now.
+PROBLEMS_JS = """() => {
+  const problems = [];
+  const cut = (el) => el.scrollWidth > el.clientWidth + 1;
+  const visible = (el) => el.offsetParent !== null && el.getClientRects().length > 0;
+  const text = (el) => (el.innerText || el.getAttribute('aria-label') || '').trim().slice(0, 40);
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (main && cut(main)) problems.push(`the page scrolls sideways (${main.scrollWidth} px wide)`);
+  for (const b of document.querySelectorAll('main button, main [data-testid^="stBaseButton"]')) {
+    if (!visible(b) || !b.innerText.trim()) continue;
+    const label = b.querySelector('p, div') || b;
+    if (cut(b) || cut(label)) problems.push(`button label cut: "${text(b)}"`);
+  }
+  for (const m of document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')) {
+    if (!visible(m)) continue;
+    const inner = m.querySelector('div, p') || m;
+    if (cut(m) || cut(inner) || m.innerText.includes('…')) problems.push(`metric cut: "${text(m)}"`);
+  }
+  for (const s of document.querySelectorAll('main [data-testid="stSelectbox"]')) {
+    if (!visible(s)) continue;
+    const value = s.querySelector('input') || s;  // the chosen option is the combobox's value
+    if (cut(value)) problems.push(`selectbox choice cut: "${value.value || text(s)}"`);
+  }
+  for (const g of document.querySelectorAll('main [data-testid="stDataFrameResizable"]')) {
+    if (!visible(g)) continue;
+    const r = g.getBoundingClientRect(), m = main.getBoundingClientRect();
+    if (cut(g) || r.right > m.right + 1) problems.push('a table is cut on the right');
+  }
+  for (const host of document.querySelectorAll('main .stBidiComponent, main [data-testid^="stBidiComponent"]')) {
+    const root = host.shadowRoot || host;
+    const st = root.querySelector && root.querySelector('.stepper');
+    if (st && visible(host) && cut(st)) problems.push('the stepper is cut on the right');
+  }
+  const overlap = (a, b) => !(a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top);
+  for (const plot of document.querySelectorAll('main .js-plotly-plot')) {
+    if (!visible(plot)) continue;
+    const buttons = [...plot.querySelectorAll('.updatemenu-button, .slider-group, .modebar')]
+      .map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0);
+    for (let i = 0; i < buttons.length; i++)
+      for (let j = i + 1; j < buttons.length; j++)
+        if (overlap(buttons[i], buttons[j])) { problems.push('Plotly buttons overlap'); i = buttons.length; break; }
+    const pr = plot.getBoundingClientRect(), mr = main.getBoundingClientRect();
+    if (pr.right > mr.right + 1) problems.push('a chart is cut on the right');
+  }
+  return problems;
+}"""
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+@pytest.mark.parametrize("name", list(PAGES))
+def test_nothing_is_cut_or_overlaps(browser, app_server, name, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    try:
+        page.goto(f"{app_server}/{PAGES[name]}")
+        wait_idle(page, 120)
+        assert_no_exception(page)
+        page.wait_for_timeout(800)  # charts and components lay themselves out
+        problems = page.evaluate(PROBLEMS_JS)
+        if name == "convolution":
+            problems += convolution_problems(page)
+        height = page.evaluate(
+            "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+        )
+        page.set_viewport_size({"width": width, "height": min(max(height, 900), 6000)})
+        page.wait_for_timeout(500)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / f"layout_{name}_{width}.png")
+        assert not problems, f"{name} at {width}px: " + "; ".join(dict.fromkeys(problems))
+        assert page.errors == []
+    finally:
+        context.close()
+
+
+def convolution_problems(page) -> list[str]:
+    """The 5x5 grids show all five columns (no sideways scrolling); the stepper is whole."""
+    problems = []
+    page.locator('[class*="st-key-cv_img_"] .dvn-scroller').first.wait_for()
+    grids = page.evaluate(
+        """() => [...document.querySelectorAll('[class*="st-key-cv_img_"] .dvn-scroller,'
+                                               + '[class*="st-key-cv_kernel_"] .dvn-scroller')]
+              .map((g) => [g.scrollWidth, g.clientWidth])"""
+    )
+    if not grids:
+        problems.append("the input grid was not found")
+    for scroll, client in grids:
+        if scroll > client + 1:
+            problems.append(f"a 5x5 grid shows {client} of its {scroll} px: columns are cut")
+    main = page.locator('[data-testid="stMain"]').bounding_box()
+    right = main["x"] + main["width"]
+    for loc in (
+        page.locator(".st-key-cv_stepper .input .cell").last,
+        page.locator(".st-key-cv_stepper .output .cell").last,
+    ):
+        box = loc.bounding_box()
+        if box is None or box["x"] + box["width"] > right + 1:
+            problems.append("a stepper grid is cut on the right")
+    return problems
