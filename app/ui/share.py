@@ -1,0 +1,96 @@
+"""Share a view by link: a page's settings live in the URL's query string.
+
+``restore`` runs once per page per session, before the page creates its widgets: valid values of
+the link go into ``st.session_state`` and the ignored ones are named in one line. ``publish``
+writes the current settings back into the URL after every run, so the address bar is always a
+link to what the visitor sees. ``copy_link_button`` copies that address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from cnncore import links
+
+SS = st.session_state
+
+_COPY_JS = """
+export default function(component) {
+  const { parentElement } = component;
+  const button = parentElement.querySelector("button");
+  const note = parentElement.querySelector("span");
+  button.onclick = async () => {
+    const url = window.location.href;
+    try {
+      await navigator.clipboard.writeText(url);
+      note.textContent = "Link copied";
+    } catch (e) {
+      window.prompt("Copy this link:", url);
+      note.textContent = "";
+    }
+    button.dataset.copied = url;
+  };
+}
+"""
+_COPY_HTML = '<button type="button" class="copy-link">🔗 Copy link</button> <span></span>'
+_COPY_CSS = """
+.copy-link { font: inherit; padding: 0.25rem 0.75rem; border-radius: 0.5rem; cursor: pointer;
+  border: 1px solid var(--st-border-color, #d0d7de); background: var(--st-background-color);
+  color: var(--st-text-color); }
+.copy-link:hover { border-color: var(--st-primary-color); color: var(--st-primary-color); }
+span { margin-left: 0.5rem; font-size: 0.85rem; color: var(--st-text-color); opacity: 0.7; }
+"""
+_copy_component = st.components.v2.component(
+    "cnn_copy_link", html=_COPY_HTML, css=_COPY_CSS, js=_COPY_JS
+)
+
+
+def restore(
+    page: str,
+    fields: list[links.Field],
+    keys: dict[str, str],
+    check: Callable[[dict[str, Any]], list[str]] | None = None,
+) -> None:
+    """Copy the link's valid values into session state (once per page and session).
+
+    ``keys`` maps a field name to its session-state key. ``check(values)`` may drop values that
+    are valid alone but not together (it removes them from ``values`` and returns the reasons).
+    """
+    flag = f"_link_restored_{page}"
+    if SS.get(flag):
+        return
+    SS[flag] = True
+    query = {k: st.query_params.get(k, "") for k in st.query_params}
+    values, ignored = links.decode(fields, query)
+    if check is not None:
+        ignored += check(values)
+    for name, value in values.items():
+        SS[keys[name]] = value
+    if ignored:
+        SS[f"_link_ignored_{page}"] = links.ignored_message(ignored)
+
+
+def ignored_notice(page: str) -> None:
+    """Say (once) which values of the opened link were ignored."""
+    if message := SS.pop(f"_link_ignored_{page}", None):
+        st.warning(message, icon=":material/link_off:")
+
+
+def publish(fields: list[links.Field], values: dict[str, Any]) -> None:
+    """Make the address bar a link to the current view (only non-default values)."""
+    query = links.encode(fields, values)
+    names = {f.name for f in fields}
+    current = {k: st.query_params.get(k) for k in st.query_params if k in names}
+    if current != query:
+        for name in names - query.keys():
+            if name in st.query_params:
+                del st.query_params[name]
+        st.query_params.update(query)
+
+
+def copy_link_button(key: str) -> None:
+    """A button that copies the page's current address (its settings included)."""
+    _copy_component(key=key)
