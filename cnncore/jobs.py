@@ -30,10 +30,10 @@ import torch
 
 from cnncore.data import Dataset
 from cnncore.errors import UserError
-from cnncore.runs import event_row
-from cnncore.speed import CHART_POINTS, MinMaxSeries
 from cnncore.memory import estimate_training_bytes, mb
+from cnncore.runs import event_row
 from cnncore.settings import Settings, load_settings
+from cnncore.speed import CHART_POINTS, MinMaxSeries
 from cnncore.train import Event, TrainConfig, TrainControl, Trainer, TrainResult
 
 ENDED = ("finished", "stopped", "failed", "diverged")
