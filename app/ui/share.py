@@ -53,15 +53,16 @@ def restore(
     fields: list[links.Field],
     keys: dict[str, str],
     check: Callable[[dict[str, Any]], list[str]] | None = None,
-) -> None:
-    """Copy the link's valid values into session state (once per page and session).
+) -> set[str]:
+    """Copy the link's valid values into session state (once per page and session); returns
+    the names of the fields it set (empty after the first run).
 
     ``keys`` maps a field name to its session-state key. ``check(values)`` may drop values that
     are valid alone but not together (it removes them from ``values`` and returns the reasons).
     """
     flag = f"_link_restored_{page}"
     if SS.get(flag):
-        return
+        return set()
     SS[flag] = True
     query = {k: st.query_params.get(k, "") for k in st.query_params}
     values, ignored = links.decode(fields, query)
@@ -71,6 +72,7 @@ def restore(
         SS[keys[name]] = value
     if ignored:
         SS[f"_link_ignored_{page}"] = links.ignored_message(ignored)
+    return set(values)
 
 
 def ignored_notice(page: str) -> None:

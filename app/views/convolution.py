@@ -6,12 +6,13 @@ and the stepper's payload is cached by its inputs. Stepping itself happens in th
 
 import streamlit as st
 
+from app.ui import share
 from app.ui.conv_widgets import grid_editor, kernel_sliders, set_kernel
 from app.ui.data import current_dataset
 from app.ui.heatmaps import heatmaps
 from app.ui.runs import pick_run, run_store
 from app.ui.stepper import move_step, payload_key, stepper
-from cnncore import conv
+from cnncore import conv, links
 from cnncore.data import to_float
 from cnncore.errors import UserError
 
@@ -154,12 +155,82 @@ def quiz_panel(steps: conv.ConvSteps, fingerprint: str) -> dict | None:
     return {"revealed": revealed}
 
 
+# --- the link: every setting of the page lives in the URL's query string ----------------------
+
+K_LO, K_HI = conv.KERNEL_RANGE
+LINK_FIELDS = [
+    links.Field("colour", "bool", False),
+    links.Field("sample", "choice", "X (lesson)", choices=(COLOUR_SAMPLE, *conv.SAMPLES)),
+    links.Field("input", "grid", None, lo=0, hi=1, shapes=((1, 5, 5), (3, 5, 5))),
+    links.Field("preset", "choice", conv.PRESETS[0], choices=conv.PRESETS),
+    links.Field("k", "choice", 3, choices=(3, 5)),
+    links.Field(
+        "filter",
+        "grid",
+        None,
+        lo=K_LO,
+        hi=K_HI,
+        shapes=((1, 3, 3), (1, 5, 5), (3, 3, 3), (3, 5, 5)),
+    ),
+    links.Field("bias", "float", 0.0, lo=K_LO, hi=K_HI),
+    links.Field("stride", "choice", 1, choices=(1, 2, 3)),
+    links.Field("padding", "choice", 0, choices=(0, 1, 2)),
+    links.Field("act", "choice", "none", choices=conv.ACTIVATIONS),
+    links.Field(
+        "op", "choice", "cross-correlation", choices=("cross-correlation", "true convolution")
+    ),
+    links.Field("step", "int", 1, lo=1, hi=49),
+    links.Field("quiz", "bool", False),
+]
+LINK_KEYS = {
+    "colour": "cv_colour",
+    "sample": "cv_sample",
+    "input": "cv_img",
+    "preset": "cv_preset",
+    "k": "cv_k",
+    "filter": "cv_kernel",
+    "bias": "cv_bias",
+    "stride": "cv_stride",
+    "padding": "cv_padding",
+    "act": "cv_act",
+    "op": "cv_mode",
+    "step": "cv_step",
+    "quiz": "cv_quiz",
+}
+
+
+def consistent(values: dict) -> list[str]:
+    """Drop linked values that are valid alone but not together (returns the reasons)."""
+    c = 3 if values.get("colour") else 1
+    reasons = []
+    if values.get("sample") == COLOUR_SAMPLE and c == 1:
+        reasons.append("sample: the colour sample needs colour=1")
+        del values["sample"]
+    if "input" in values and values["input"].shape[0] != c:
+        reasons.append(f"input: it has {values['input'].shape[0]} channels, the image has {c}")
+        del values["input"]
+    kernel = values.get("filter")
+    if kernel is not None and (kernel.shape[0] != c or kernel.shape[-1] != values.get("k", 3)):
+        shape = "x".join(map(str, kernel.shape))
+        reasons.append(f"filter: {shape} does not fit {c} channel(s) and k={values.get('k', 3)}")
+        del values["filter"]
+    return reasons
+
+
+def link_values() -> dict:
+    return {name: SS[key] for name, key in LINK_KEYS.items() if key in SS}
+
+
 # --- the page ---------------------------------------------------------------------------------
 
+restored = share.restore("convolution", LINK_FIELDS, LINK_KEYS, consistent)
 if "cv_img" not in SS:
     load_sample()
+if "cv_kernel" not in SS:
     load_preset()
-    SS.cv_step = 1
+elif "filter" in restored:
+    set_kernel("cv_kernel", SS.cv_kernel)  # the sliders and grid editors show the linked filter
+SS.setdefault("cv_step", 1)
 
 st.title("Convolution: a filter sliding over an image")
 st.markdown(
@@ -169,6 +240,8 @@ st.markdown(
     "diagonals and −1 elsewhere, so the sum is largest exactly where the image has an X: "
     "convolution is **pattern matching**, and training learns the patterns to look for."
 )
+share.ignored_notice("convolution")
+share.copy_link_button("cv_copy_link")
 
 
 @st.fragment
@@ -315,6 +388,7 @@ def explore() -> None:
         ],
         key="cv_digit_fig",
     )
+    share.publish(LINK_FIELDS, link_values())  # the address bar is a link to this view
 
 
 def size_text(t) -> str:
