@@ -1,0 +1,86 @@
+"""Share a view by link: opening a page with query values shows that view; bad values fall back,
+each named in one line, never an exception."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import ENTRY
+
+CONV = "views/convolution.py"
+
+
+def open_with(page: str, query: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(ENTRY, default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def selected(at: AppTest, label: str):
+    return next(w.value for w in at.selectbox if w.label == label)
+
+
+def test_convolution_link_restores_filter_options_and_step():
+    at = open_with(
+        CONV,
+        {
+            "filter": "1,0,-1,1,0,-1,1,0,-1",
+            "bias": "0.5",
+            "stride": "2",
+            "padding": "1",
+            "act": "relu",
+            "op": "true convolution",
+            "step": "3",
+        },
+    )
+    assert [at.slider(key=f"cv_w_{r}_{c}").value for r in range(3) for c in range(3)] == [
+        1,
+        0,
+        -1,
+        1,
+        0,
+        -1,
+        1,
+        0,
+        -1,
+    ]
+    assert at.slider(key="cv_bias").value == 0.5
+    assert (selected(at, "Stride"), selected(at, "Zero padding")) == (2, 1)
+    assert selected(at, "Activation") == "relu"
+    assert at.radio(key="cv_mode").value == "true convolution"
+    assert at.session_state["cv_step"] == 3
+    assert not at.warning
+    # and the page keeps the address bar a link to what it shows
+    assert at.query_params["stride"] == "2" and at.query_params["act"] == "relu"
+
+
+def test_colour_link_with_a_three_channel_filter():
+    ones = ",".join(["0.5"] * 75)
+    at = open_with(CONV, {"colour": "1", "input": ones, "filter": ",".join(["1"] * 27)})
+    assert at.toggle(key="cv_colour").value is True
+    assert tuple(at.session_state["cv_img"].shape) == (3, 5, 5)
+    assert float(at.session_state["cv_kernel"].sum()) == 27
+
+
+def test_hand_edited_link_falls_back_and_says_which_values():
+    at = open_with(
+        CONV,
+        {
+            "stride": "7",
+            "act": "tanh",
+            "bias": "abc",
+            "input": "0," * 5000,
+            "filter": ",".join(["1"] * 27),
+            "step": "2.5",
+        },
+    )
+    assert len(at.warning) == 1
+    text = at.warning[0].value
+    for name in ("stride", "act", "bias", "input", "filter", "step"):
+        assert f"{name}:" in text
+    assert selected(at, "Stride") == 1 and selected(at, "Activation") == "none"
+    assert tuple(at.session_state["cv_kernel"].shape) == (1, 3, 3)  # the preset, not 3x3x3
+    at.run()
+    assert not at.warning, "the notice is said once, not on every rerun"
