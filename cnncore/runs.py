@@ -535,6 +535,7 @@ class RunStore:
                     if has_model
                     else "its curves are kept, no epoch had ended so there are no weights"
                 )
+                info.summary = {**summary, "message": info.note}  # not "training" any more
         except _Damaged as exc:
             info.damaged = str(exc)
         except Exception as exc:  # never let one folder break a listing

@@ -42,6 +42,7 @@ def test_a_run_is_on_disk_while_it_trains_and_lists_interrupted_when_its_writer_
     info = store.info(writer.id)
     assert info.status == "interrupted" and not info.damaged
     assert info.checkpoint_epoch == 1 and "weights of epoch 1" in info.note
+    assert info.summary["message"] == info.note  # what a page shows as the run's message
     assert store.table()["status"].tolist() == ["interrupted"]
     assert store.metrics(writer.id)["loss"].tolist() == [2.5, 2.0, 1.5]
     loaded, _ = store.load_model(writer.id)
