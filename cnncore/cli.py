@@ -70,7 +70,8 @@ def _add_train(sub) -> None:
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--max-batches", type=_int_at_least(0), default=0,
                    help="stop each epoch after N batches (a tiny-budget dry run)")  # fmt: skip
-    p.add_argument("--runs", default="runs", help="run store folder")
+    p.add_argument("--runs", default="runs", help="runs root folder")
+    p.add_argument("--workspace", default="local", help=WORKSPACE_HELP)
     p.add_argument("--name", default="", help="a name for the run")
     p.set_defaults(func=_cmd_train)
 
@@ -95,12 +96,12 @@ def _cmd_train(args) -> int:
 
     from tqdm import tqdm
 
-    from cnncore.runs import RunStore, event_row
+    from cnncore.runs import event_row
     from cnncore.train import TrainConfig, TrainControl, Trainer
 
     names = ("model", "epochs", "lr", "batch_size", "optimizer", "seed", "precision", "max_batches")
     config = TrainConfig(**{name: getattr(args, name) for name in names}).validate()
-    store = RunStore(args.runs)
+    store = workspace_store(args)
     store.check_writable()  # refuse an unwritable store before loading data or training
     data = load_data_from_args(args)
     control, ctrl_c = TrainControl(), []
@@ -163,12 +164,49 @@ def _cmd_train(args) -> int:
     return 0 if result.status == "finished" else 1
 
 
+# -------------------------------------------------------------------------------- workspaces
+WORKSPACE_HELP = "workspace: local (the default, the app's on a laptop) or a workspace code"
+
+
+def workspace_store(args):
+    """The RunStore of ``--workspace`` under ``--runs`` (legacy flat runs move to local first);
+    ``--gallery``: the class gallery (read-only)."""
+    from cnncore.workspaces import Workspaces, folder_for, normalize_code
+
+    spaces = Workspaces(args.runs)
+    spaces.migrate()
+    if getattr(args, "gallery", False):
+        return spaces.gallery()
+    return spaces.store(folder_for(normalize_code(args.workspace, allow_local=True)))
+
+
+def _add_publish(sub) -> None:
+    p = sub.add_parser("publish", help="copy a run of a workspace into the class gallery")
+    p.add_argument("run_id", help="the run's id (see `runs`)")
+    p.add_argument("--by", default="", help="who published it (shown in the gallery)")
+    p.add_argument("--runs", default="runs", help="runs root folder")
+    p.add_argument("--workspace", default="local", help=WORKSPACE_HELP)
+    p.set_defaults(func=_cmd_publish)
+
+
+def _cmd_publish(args) -> int:
+    from cnncore.workspaces import Workspaces, folder_for, normalize_code
+
+    spaces = Workspaces(args.runs)
+    spaces.migrate()
+    ws = folder_for(normalize_code(args.workspace, allow_local=True))
+    print(f"published as {spaces.publish(ws, args.run_id, args.by)} in {spaces.root}/gallery/")
+    return 0
+
+
 # -------------------------------------------------------------------------------------- runs
 
 
 def _add_runs(sub) -> None:
     p = sub.add_parser("runs", help="list saved runs (damaged ones are marked)")
-    p.add_argument("--runs", default="runs", help="run store folder")
+    p.add_argument("--runs", default="runs", help="runs root folder")
+    p.add_argument("--workspace", default="local", help=WORKSPACE_HELP)
+    p.add_argument("--gallery", action="store_true", help="list the class gallery instead")
     p.add_argument("--delete", metavar="ID", help="delete a run")
     p.set_defaults(func=_cmd_runs)
 
@@ -188,9 +226,7 @@ def _printable(value):
 def _cmd_runs(args) -> int:
     import pandas as pd
 
-    from cnncore.runs import RunStore
-
-    store = RunStore(args.runs)
+    store = workspace_store(args)
     if args.delete:
         store.delete(args.delete)
         print(f"deleted run {args.delete}")
@@ -545,16 +581,17 @@ def _add_export(sub) -> None:
     )
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--to", required=True, metavar="FILE", help="FILE.py or FILE.ipynb")
-    p.add_argument("--runs", default="runs", help="run store folder")
+    p.add_argument("--runs", default="runs", help="runs root folder")
+    p.add_argument("--workspace", default="local", help=WORKSPACE_HELP)
+    p.add_argument("--gallery", action="store_true", help="export a run of the class gallery")
     p.add_argument("--data", default=None, help="train on this source instead of the run's own")
     p.set_defaults(func=_cmd_export)
 
 
 def _cmd_export(args) -> int:
     from cnncore.export import export_run
-    from cnncore.runs import RunStore
 
-    path = export_run(RunStore(args.runs), args.run_id, args.to, args.data)
+    path = export_run(workspace_store(args), args.run_id, args.to, args.data)
     print(f"wrote {path}")
     return 0
 
@@ -566,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_runs, _add_bench):
         add(sub)
-    for name in ("_add_convolve", "_add_compare", "_add_export"):
+    for name in ("_add_convolve", "_add_compare", "_add_export", "_add_publish"):
         if name in globals():
             globals()[name](sub)
     return parser

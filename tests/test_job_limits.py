@@ -225,3 +225,14 @@ def test_memory_estimate_is_near_the_measured_peak(tmp_path):
         measured, estimate = (float(x) for x in out.stdout.split()[-2:])
         assert estimate / 2 < measured < estimate * 2, (args, measured, estimate)
     assert estimate_training_bytes(cfg(batch_size=50_000), 60_000) > 5e9  # the 9 GB case
+
+
+def test_poll_period_follows_the_job_state():
+    from app.ui.jobs import POLL_QUEUED_S, POLL_RUNNING_S, poll_every
+
+    assert poll_every({"status": "running", "done": False}) == POLL_RUNNING_S
+    assert poll_every({"status": "queued", "done": False}) == POLL_QUEUED_S > POLL_RUNNING_S
+    assert poll_every({"status": "paused", "done": False}) > POLL_RUNNING_S
+    for ended in ("finished", "stopped", "failed", "diverged"):
+        assert poll_every({"status": ended, "done": True}) is None
+    assert poll_every(None) is None

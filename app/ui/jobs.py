@@ -69,10 +69,11 @@ def job_status_line(snap: dict) -> str:
     return text
 
 
-def job_panel(snap: dict, detail: str = "") -> None:
-    """Status, progress bar (with ``detail`` as its text) and any error of a job snapshot.
-    The job's name and messages are the app's own text; an error is shown as text."""
+def job_panel(snap: dict, detail: str = "") -> float | None:
+    """Status, progress bar (with ``detail`` as its text) and any error of a job snapshot;
+    returns ``poll_every(snap)``, when the page should look again (None: stop polling)."""
     st.markdown(job_status_line(snap))
     st.progress(min(max(snap["progress"], 0.0), 1.0), text=detail or f"{snap['progress']:.0%}")
     if snap["error"]:
         st.error(snap["error"])
+    return poll_every(snap)
