@@ -99,7 +99,7 @@ def shown_after(page, click, text: str) -> float:
         "(t) => document.querySelector('main').innerText.includes(t)",
         arg=text,
         polling=20,
-        timeout=60_000,
+        timeout=300_000,
     )
     return (time.perf_counter() - started) * 1000
 
