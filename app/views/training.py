@@ -9,7 +9,7 @@ import streamlit as st
 from torch import nn
 
 from app.ui.data import current_dataset
-from app.ui.jobs import job_manager, job_panel, session_id
+from app.ui.jobs import POLL_RUNNING_S, job_manager, job_panel, poll_every, session_id
 from app.ui.runs import publish_button, run_store
 from cnncore import speed
 from cnncore.analysis import (
@@ -28,8 +28,6 @@ from cnncore.plots import training as plots
 from cnncore.runs import MAX_UPLOAD_BYTES, RunInfo
 from cnncore.train import MAX_BATCH_SIZE, MAX_SEED, OPTIMIZERS, PRECISIONS, TrainConfig
 
-POLL_S = 0.5  # the live curves' refresh period while a job trains (s)
-QUEUED_POLL_S = 3.0  # a queued job changes only its queue position
 WEIGHTS_S = 2.0  # filters and feature maps
 MAX_EPOCHS = 100  # the page's bound until the server settings (cnncore.settings) give one
 SS = st.session_state
@@ -75,14 +73,6 @@ def run_label(r: RunInfo) -> str:
     acc = (r.summary or {}).get("test_accuracy")
     acc_text = f", test {acc:.1%}" if isinstance(acc, float) else ""
     return f"{r.name} ({r.id}{acc_text})"
-
-
-def poll_every(snap: dict) -> float | None:
-    """How often a tab polls its job (local stand-in for app.ui.jobs.poll_every): an ended job
-    not at all, a queued one slowly, a running or paused one twice a second."""
-    if snap["done"]:
-        return None
-    return QUEUED_POLL_S if snap["status"] == "queued" else POLL_S
 
 
 def latest_job():
@@ -362,7 +352,7 @@ def live_panel(job_id: str, every: float | None) -> None:
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
 
-    @st.fragment(run_every=WEIGHTS_S if every == POLL_S else None)  # not while queued
+    @st.fragment(run_every=WEIGHTS_S if every == POLL_RUNNING_S else None)  # not while queued
     def weights_panel():
         set_intraop_threads(1)
         j = manager.get(job_id)
