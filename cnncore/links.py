@@ -108,11 +108,19 @@ class Field:
 
 
 def encode(fields: list[Field], values: dict[str, Any]) -> dict[str, str]:
-    """Query-string pairs for the values that differ from their field's default."""
+    """Query-string pairs for the values that differ from their field's default. A value that
+    would not decode again (e.g. a number box holding "abc") stays out of the link."""
     out = {}
     for field in fields:
-        if field.name in values and not field.is_default(values[field.name]):
-            out[field.name] = field.encode(values[field.name])
+        if field.name not in values:
+            continue
+        try:
+            text = field.encode(values[field.name])
+            field.decode(text)
+            if not field.is_default(values[field.name]):
+                out[field.name] = text
+        except (UserError, ValueError, TypeError):
+            continue
     return out
 
 

@@ -72,3 +72,12 @@ def test_out_of_range_and_wrong_sized_grids_are_refused():
     assert "outside 0..1" in ignored[0]
     values, _ = links.decode(FIELDS, {"img": ",".join(["0.5"] * 75)})
     assert values["img"].shape == (3, 5, 5)
+
+
+def test_values_that_would_not_decode_stay_out_of_the_link():
+    fields = [
+        links.Field("lr", "float", 0.001, lo=1e-9, hi=10),
+        links.Field("n", "int", 3, lo=1, hi=9),
+    ]
+    assert links.encode(fields, {"lr": "abc", "n": "2.5"}) == {}
+    assert links.encode(fields, {"lr": "0.01", "n": "4"}) == {"lr": "0.01", "n": "4"}
