@@ -496,6 +496,8 @@ def readme_table(report: dict, refresh: pd.DataFrame, bigger: dict | None = None
         )
     for r in t.itertuples():
         where = cpu + (" (depends on the CPU)" if r.precision == "bf16" else "")
+        if r.fraction_of_roofline > 1:  # the matmul is slower than this CPU's convolutions
+            where += "; above 100%: here the matmul peak is no bound for the convolutions"
         rows.append(
             (
                 f"{r.pipeline}, {r.precision}",
