@@ -8,10 +8,11 @@ import re
 import streamlit as st
 from torch import nn
 
+from app.ui import share
 from app.ui.data import current_dataset
 from app.ui.jobs import POLL_RUNNING_S, job_manager, job_panel, poll_every, session_id
 from app.ui.runs import publish_button, run_store
-from cnncore import speed
+from cnncore import links, speed
 from cnncore.analysis import (
     evaluate_split,
     feature_maps,
@@ -26,7 +27,7 @@ from cnncore.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, ConvNet
 from cnncore.plots import arithmetic as arith_plots
 from cnncore.plots import training as plots
 from cnncore.runs import MAX_UPLOAD_BYTES, RunInfo
-from cnncore.train import MAX_BATCH_SIZE, MAX_SEED, OPTIMIZERS, PRECISIONS, TrainConfig
+from cnncore.train import MAX_BATCH_SIZE, MAX_LR, MAX_SEED, OPTIMIZERS, PRECISIONS, TrainConfig
 
 WEIGHTS_S = 2.0  # filters and feature maps
 MAX_EPOCHS = 100  # the page's bound until the server settings (cnncore.settings) give one
@@ -133,6 +134,44 @@ def start_training() -> None:
 job = latest_job()
 busy = job is not None and not job.done
 
+# ------------------------------------------------------- the link: set-up and picked run in the URL
+LINK_FIELDS = [
+    links.Field("model", "choice", "convnet", choices=tuple(MODEL_NAMES)),
+    links.Field("optimizer", "choice", "adam", choices=OPTIMIZERS),
+    links.Field("lr", "float", 0.001, lo=1e-12, hi=MAX_LR),
+    links.Field("epochs", "int", 3, lo=1, hi=MAX_EPOCHS),
+    links.Field("batch", "int", 256, lo=1, hi=MAX_BATCH_SIZE),
+    links.Field("seed", "int", 0, lo=0, hi=MAX_SEED),
+    links.Field("precision", "choice", "auto", choices=PRECISIONS),
+    links.Field("batches", "int", 0, lo=0, hi=100_000),
+    links.Field("run", "text", "", hi=100),
+]
+LINK_KEYS = {
+    "model": "tp_model",
+    "optimizer": "tp_optimizer",
+    "lr": "tp_lr",
+    "epochs": "tp_epochs",
+    "batch": "tp_batch_size",
+    "seed": "tp_seed",
+    "precision": "tp_precision",
+    "batches": "tp_max_batches",
+    "run": "tp_linked_run",
+}
+
+
+def link_values() -> dict:
+    return {name: SS[key] for name, key in LINK_KEYS.items() if key in SS}
+
+
+restored = share.restore("training", LINK_FIELDS, LINK_KEYS)
+for field in LINK_FIELDS:  # the set-up's text boxes hold text; the link's numbers become text
+    key = LINK_KEYS[field.name]
+    SS.setdefault(key, field.default)
+    if field.kind in ("int", "float"):
+        SS[key] = field.encode(SS[key]) if field.name in restored else str(SS[key])
+share.ignored_notice("training")
+share.copy_link_button("tp_copy_link")
+
 # ---------------------------------------------------------------------------------- set-up
 with (
     st.expander("Set-up", expanded=job is None, icon=":material/tune:"),
@@ -152,24 +191,21 @@ with (
     row = st.container(horizontal=True, wrap=True)
     row.text_input(
         "Learning rate",
-        "0.001",
         key="tp_lr",
         width=140,
         help="a number > 0 and at most 10, e.g. 0.001 or 1e-3",
     )
     row.text_input(
-        "Epochs", "3", key="tp_epochs", width=110, help=f"a whole number from 1 to {MAX_EPOCHS}"
+        "Epochs", key="tp_epochs", width=110, help=f"a whole number from 1 to {MAX_EPOCHS}"
     )
     row.text_input(
         "Batch size",
-        "256",
         key="tp_batch_size",
         width=110,
         help=f"a whole number from 1 to {MAX_BATCH_SIZE}",
     )
     row.text_input(
         "Seed",
-        "0",
         key="tp_seed",
         width=110,
         help=f"a whole number from 0 to {MAX_SEED:,}: initial weights and batch order",
@@ -183,7 +219,6 @@ with (
     )
     row.text_input(
         "Batches per epoch (0 = all)",
-        "0",
         key="tp_max_batches",
         width=200,
         help="a small number gives a quick demo run",
@@ -389,6 +424,15 @@ runs = [r for r in all_runs if not r.damaged and r.status != "running"]  # runni
 labels = {r.id: run_label(r) for r in runs}
 if job is not None and job.run_id and job.run_id != SS.get("tp_shown_run"):
     pick(job.run_id)  # a run that just ended becomes the one the pickers show, once
+if linked := SS.pop("tp_linked_run", ""):  # a shared link names a run: show it if this visitor can
+    if linked in labels:
+        SS["result_run"] = linked
+    else:
+        st.info(
+            f"The link shows run {plain(linked)}, which is not in your workspace, so it cannot be shown "
+            "here (runs are private unless published to the class gallery).",
+            icon=":material/link_off:",
+        )
 for picker in ("result_run", "manage_run"):  # a run deleted elsewhere leaves the pickers
     if SS.get(picker) is not None and SS[picker] not in labels:
         del SS[picker]
@@ -655,3 +699,6 @@ with st.expander("Load weights from a .pt file"), st.form("upload", border=False
     st.text_input("Name for the imported run", "uploaded weights", max_chars=80, key="up_name")
     st.form_submit_button("Import weights", on_click=import_upload)
 show_message("upload")
+
+# the address bar is a link to this set-up and the run shown under "Results of a run"
+share.publish(LINK_FIELDS, {**link_values(), "run": SS.get("result_run") or ""})

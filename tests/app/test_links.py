@@ -84,3 +84,50 @@ def test_hand_edited_link_falls_back_and_says_which_values():
     assert tuple(at.session_state["cv_kernel"].shape) == (1, 3, 3)  # the preset, not 3x3x3
     at.run()
     assert not at.warning, "the notice is said once, not on every rerun"
+
+
+TRAIN = "views/training.py"
+
+
+def text_value(at: AppTest, label: str) -> str:
+    return next(w.value for w in at.text_input if w.label == label)
+
+
+def test_training_link_restores_the_set_up_and_says_when_a_run_is_not_visible():
+    at = open_with(
+        TRAIN,
+        {
+            "model": "fcnet",
+            "optimizer": "sgd",
+            "lr": "0.01",
+            "epochs": "2",
+            "batch": "64",
+            "seed": "7",
+            "batches": "5",
+            "run": "20260101-000000-convnet",
+        },
+    )
+    assert selected(at, "Model") == "fcnet"
+    assert at.radio(key="tp_optimizer").value == "sgd"
+    assert [text_value(at, x) for x in ("Learning rate", "Epochs", "Batch size", "Seed")] == [
+        "0.01",
+        "2",
+        "64",
+        "7",
+    ]
+    assert text_value(at, "Batches per epoch (0 = all)") == "5"
+    notes = [i.value.replace("\\", "") for i in at.info]  # shown as text: Markdown escaped
+    assert any("20260101-000000-convnet" in n and "not in your workspace" in n for n in notes)
+    assert at.query_params["model"] == "fcnet" and at.query_params["lr"] == "0.01"
+
+
+def test_training_link_with_bad_values_keeps_the_defaults():
+    at = open_with(TRAIN, {"epochs": "1000", "lr": "fast", "model": "resnet", "batch": "2.5"})
+    assert len(at.warning) == 1
+    assert all(f"{n}:" in at.warning[0].value for n in ("epochs", "lr", "model", "batch"))
+    assert selected(at, "Model") == "convnet"
+    assert [text_value(at, x) for x in ("Learning rate", "Epochs", "Batch size")] == [
+        "0.001",
+        "3",
+        "256",
+    ]
