@@ -159,9 +159,7 @@ function render(s) {
     );
     if (row.products) {
       const prods = st.products[ch];
-      row.products.title.textContent = `${p.inputs.length > 1 ? "" : ""}${p.products.title}: sum = ${
-        hide ? "?" : st.sums[ch]
-      }`;
+      row.products.title.textContent = `${p.products.title}: sum = ${hide ? "?" : st.sums[ch]}`;
       prods.values.forEach((vals, r) =>
         vals.forEach((v, c) => {
           const cell = row.products.cells[r][c];

@@ -98,6 +98,7 @@ def verified(fingerprint: str, _steps):
 def start_quiz() -> None:
     SS.cv_revealed = 0
     SS.pop("cv_verdict", None)
+    SS.pop("cv_quiz_for", None)  # a new round, not a "the filter changed" restart
     if SS.cv_quiz:
         move_step("cv_step", 1)
 
