@@ -78,7 +78,7 @@ def comparison_settings(data, mode: str) -> None:
     this machine's speed is measured (once per server, in the background) it polls."""
     measured = speeds_measured(WORKER_THREADS)
 
-    @st.fragment(run_every=None if measured else 1.0)
+    @st.fragment(run_every=None if measured else 2.0)
     def panel() -> None:
         with st.container(border=True):
             c1, c2, c3 = st.columns([2, 1, 1])
@@ -141,8 +141,6 @@ def comparison_settings(data, mode: str) -> None:
             if config is not None and not speeds_measured(WORKER_THREADS):
                 st.caption("Measuring this machine's speed for a time estimate…")
             elif config is not None:
-                if not measured:  # measured since the page ran: stop polling
-                    st.rerun(scope="app")
                 seconds = estimate_comparison_seconds(config, data)
                 st.caption(
                     f"About **{seconds:.0f} s** on this machine: measured from a few training "
@@ -151,6 +149,8 @@ def comparison_settings(data, mode: str) -> None:
                 )
             start = st.button("Train and compare", type="primary", icon=":material/play_arrow:")
         if not start:
+            if not measured and speeds_measured(WORKER_THREADS):
+                st.rerun(scope="app")  # measured since the page ran: stop polling
             return
         if config is None:
             st.error(f"{problem}. Nothing was started.")

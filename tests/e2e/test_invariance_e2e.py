@@ -58,7 +58,7 @@ def _train(page) -> None:
 
 
 def test_compare_then_shift_a_digit(page):
-    open_app(page, "invariance")
+    open_app(page, "invariance", timeout=300)
     # the estimate, from this machine's speed (measured once per server, in the background)
     page.get_by_text("s on this machine").wait_for(timeout=300_000)
     _set_number(page, "Epochs (same for all)", "1")
@@ -88,7 +88,7 @@ def test_compare_then_shift_a_digit(page):
 
 
 def test_circular_shifts_make_the_circular_model_fully_consistent(page):
-    open_app(page, "invariance")
+    open_app(page, "invariance", timeout=300)
     page.get_by_role("radio", name="circular (wrap round)").click()
     wait_idle(page)
     _choose_models(page, ["ConvNet, circular padding", "FCNet"])
