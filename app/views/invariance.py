@@ -118,8 +118,9 @@ def comparison_settings(data, mode: str) -> None:
                 key="inv_augment",
                 help="0 = off. The nets are then robust up to the trained range — and not beyond it.",
             )
-            grid = c3.checkbox("2-D grid of shifts", True, key="inv_grid")
-            perm = c3.checkbox(
+            g1, g2 = st.columns(2)  # whole labels, also in a narrow window
+            grid = g1.checkbox("2-D grid of shifts", True, key="inv_grid")
+            perm = g2.checkbox(
                 "Scrambled-pixel experiment (doubles training)", False, key="inv_perm"
             )
             try:
@@ -317,8 +318,9 @@ def model_lines(result) -> None:
 def downloads(result) -> None:
     st.markdown("**Download the tables (CSV)**")
     tables = result.tables()
-    for col, (name, table) in zip(st.columns(len(tables)), tables.items(), strict=True):
-        col.download_button(
+    cols = st.columns(3)  # three a row: whole labels, also in a narrow window
+    for i, (name, table) in enumerate(tables.items()):
+        cols[i % 3].download_button(
             name,
             table.to_csv(index=False),
             f"{name}.csv",
