@@ -78,7 +78,7 @@ def comparison_settings(data, mode: str) -> None:
     this machine's speed is measured (once per server, in the background) it polls."""
     measured = speeds_measured(WORKER_THREADS)
 
-    @st.fragment(run_every=None if measured else 1.0)
+    @st.fragment(run_every=None if measured else 2.0)
     def panel() -> None:
         with st.container(border=True):
             c1, c2, c3 = st.columns([2, 1, 1])
@@ -118,8 +118,9 @@ def comparison_settings(data, mode: str) -> None:
                 key="inv_augment",
                 help="0 = off. The nets are then robust up to the trained range — and not beyond it.",
             )
-            grid = c3.checkbox("2-D grid of shifts", True, key="inv_grid")
-            perm = c3.checkbox(
+            g1, g2 = st.columns(2)  # whole labels, also in a narrow window
+            grid = g1.checkbox("2-D grid of shifts", True, key="inv_grid")
+            perm = g2.checkbox(
                 "Scrambled-pixel experiment (doubles training)", False, key="inv_perm"
             )
             try:
@@ -141,8 +142,6 @@ def comparison_settings(data, mode: str) -> None:
             if config is not None and not speeds_measured(WORKER_THREADS):
                 st.caption("Measuring this machine's speed for a time estimate…")
             elif config is not None:
-                if not measured:  # measured since the page ran: stop polling
-                    st.rerun(scope="app")
                 seconds = estimate_comparison_seconds(config, data)
                 st.caption(
                     f"About **{seconds:.0f} s** on this machine: measured from a few training "
@@ -151,6 +150,8 @@ def comparison_settings(data, mode: str) -> None:
                 )
             start = st.button("Train and compare", type="primary", icon=":material/play_arrow:")
         if not start:
+            if not measured and speeds_measured(WORKER_THREADS):
+                st.rerun(scope="app")  # measured since the page ran: stop polling
             return
         if config is None:
             st.error(f"{problem}. Nothing was started.")
@@ -317,8 +318,9 @@ def model_lines(result) -> None:
 def downloads(result) -> None:
     st.markdown("**Download the tables (CSV)**")
     tables = result.tables()
-    for col, (name, table) in zip(st.columns(len(tables)), tables.items(), strict=True):
-        col.download_button(
+    cols = st.columns(3)  # three a row: whole labels, also in a narrow window
+    for i, (name, table) in enumerate(tables.items()):
+        cols[i % 3].download_button(
             name,
             table.to_csv(index=False),
             f"{name}.csv",

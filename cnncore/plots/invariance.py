@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -80,6 +81,12 @@ def _grid(rows: int, cols: int, h_gap: float, v_gap: float, square: bool = True)
             refs.append((f"x{n}", f"y{n}"))
             tops.append((x0 + w / 2, y1))
     return {"layout": layout, "refs": refs, "tops": tops}
+
+
+def _scale(name: str) -> list:
+    """Plotly's named colour scale as an explicit list: plotly.js reads some names (e.g. "Blues")
+    the other way round from plotly.py, and a dict figure skips plotly.py's translation."""
+    return plotly.colors.get_colorscale(name)
 
 
 def _title(text: str, x: float, y: float, size: int = 11) -> dict:
@@ -274,8 +281,7 @@ def digit_figure(image: torch.Tensor, title: str = "", height: int = 260) -> go.
     heat = {
         "type": "heatmap",
         "z": img.to(torch.int64).tolist(),
-        "colorscale": "Greys",
-        "reversescale": True,
+        "colorscale": _scale("gray"),
         "zmin": 0,
         "zmax": 255,
         "showscale": False,
@@ -342,7 +348,7 @@ def _map_heatmap(
     return {
         "type": "heatmap",
         "z": z,
-        "colorscale": colours,
+        "colorscale": _scale(colours),
         "zmin": zmin,
         "zmax": zmax,
         "showscale": False,
@@ -373,7 +379,7 @@ def hidden_figure(original: torch.Tensor, shifted: torch.Tensor, height: int = 2
             {
                 "type": "heatmap",
                 "z": as_grid(v),
-                "colorscale": "Reds",
+                "colorscale": _scale("Reds"),
                 "zmin": 0,
                 "zmax": zmax,
                 "showscale": False,
