@@ -36,9 +36,10 @@ def _short(v: float) -> str:
 
 @dataclass(frozen=True)
 class Field:
-    """One setting of a page. ``kind``: choice, int, float, bool, text or grid.
+    """One setting of a page. ``kind``: choice, choices, int, float, bool, text or grid.
 
-    choice: ``choices`` lists the allowed values (compared as text).
+    choice: ``choices`` lists the allowed values (compared as text); choices: a non-empty list of
+    them without repeats, written joined by ``,``.
     int/float: ``lo``..``hi`` inclusive. text: at most ``hi`` characters.
     grid: float tensors whose shape is one of ``shapes``, each value in ``lo``..``hi``;
     written as numbers joined by ``,`` (row-major) so a link stays readable.
@@ -61,6 +62,13 @@ class Field:
                 if str(choice) == text:
                     return choice
             raise UserError(f"{text[:30]!r} is not one of the choices")
+        if self.kind == "choices":
+            picked = [
+                Field(self.name, "choice", None, self.choices).decode(t) for t in text.split(",")
+            ]
+            if len(set(picked)) != len(picked):
+                raise UserError("it names a choice twice")
+            return picked
         if self.kind == "bool":
             if text in ("1", "0"):
                 return text == "1"
@@ -91,6 +99,8 @@ class Field:
         return torch.tensor(values, dtype=torch.float32).reshape(shape)
 
     def encode(self, value: Any) -> str:
+        if self.kind == "choices":
+            return ",".join(str(v) for v in value)
         if self.kind == "bool":
             return "1" if value else "0"
         if self.kind == "grid":

@@ -81,3 +81,13 @@ def test_values_that_would_not_decode_stay_out_of_the_link():
     ]
     assert links.encode(fields, {"lr": "abc", "n": "2.5"}) == {}
     assert links.encode(fields, {"lr": "0.01", "n": "4"}) == {"lr": "0.01", "n": "4"}
+
+
+def test_a_list_of_choices_round_trips_and_refuses_unknown_or_repeated_names():
+    field = links.Field("models", "choices", ["a", "b"], choices=("a", "b", "c"))
+    assert links.encode([field], {"models": ["c", "a"]}) == {"models": "c,a"}
+    assert links.decode([field], {"models": "c,a"}) == ({"models": ["c", "a"]}, [])
+    assert links.encode([field], {"models": ["a", "b"]}) == {}
+    assert "not one of the choices" in links.decode([field], {"models": "a,z"})[1][0]
+    assert "twice" in links.decode([field], {"models": "a,a"})[1][0]
+    assert links.decode([field], {"models": ""})[1]  # nothing picked is not a list of models

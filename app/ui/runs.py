@@ -12,6 +12,7 @@ every browser gets its own new workspace, and ``local`` cannot be entered.
 """
 
 import os
+import re
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -209,7 +210,20 @@ def pick_run(label: str, key: str, models: tuple[str, ...] | None = None) -> str
         st.caption("No saved runs yet: train one on the Live training page.")
         return None
     labels = {r.id: run_label(r) for r in runs}
+    wanted = st.session_state.get(key)
+    if wanted is not None and wanted not in labels:  # e.g. a shared link names someone's run
+        st.info(
+            f"{label}: run {escape_markdown(str(wanted))} is not in your workspace or the class "
+            "gallery, so it cannot be opened here; pick one of yours.",
+            icon=":material/link_off:",
+        )
+        del st.session_state[key]
     return st.selectbox(label, list(labels), format_func=labels.get, key=key)
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` with Markdown's special characters escaped, so it is shown exactly as typed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'])", r"\\\1", text)
 
 
 def publish_button(run_id: str, key: str = "publish") -> None:

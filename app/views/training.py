@@ -3,7 +3,6 @@ click a feature-map pixel to see its arithmetic; take a run home as plain PyTorc
 
 import contextlib
 import html
-import re
 
 import streamlit as st
 from torch import nn
@@ -11,7 +10,7 @@ from torch import nn
 from app.ui import share
 from app.ui.data import current_dataset
 from app.ui.jobs import POLL_RUNNING_S, job_manager, job_panel, poll_every, session_id
-from app.ui.runs import publish_button, run_store
+from app.ui.runs import escape_markdown, publish_button, run_store
 from cnncore import links, speed
 from cnncore.analysis import (
     evaluate_split,
@@ -43,12 +42,6 @@ st.caption(
 
 
 # ------------------------------------------------------------- messages that stay, as text
-def plain(text: str) -> str:
-    """``text`` with every Markdown character escaped, so st.error/st.success show it as typed
-    (a run name like ``![x](http://host/p.png)`` stays text and loads nothing)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'])", r"\\\1", str(text))
-
-
 def say(where: str, kind: str, text: str) -> None:
     """Keep a message for the place ``where`` until the student's next action (the live
     panel's refreshes do not clear it)."""
@@ -65,7 +58,7 @@ def act(fn=None, *args) -> None:
 def show_message(where: str, box=st) -> None:
     msg = SS.get("tp_msg")
     if msg and msg["where"] == where:
-        getattr(box, msg["kind"])(plain(msg["text"]))
+        getattr(box, msg["kind"])(escape_markdown(msg["text"]))
 
 
 def run_label(r: RunInfo) -> str:
@@ -377,12 +370,12 @@ def live_panel(job_id: str, every: float | None) -> None:
             return
         manager.touch(sid)
         s = j.snapshot()
-        st.subheader(plain(f"Run: {j.name}"))
+        st.subheader(escape_markdown(f"Run: {j.name}"))
         job_panel(s, progress_text(s))
         if not s["done"]:
             controls(j, s)
         elif s["run_id"]:
-            st.success(f"{plain(s['message'])}. Saved as run **{s['run_id']}**.")
+            st.success(f"{escape_markdown(s['message'])}. Saved as run **{s['run_id']}**.")
         live_figures(j, s)
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
@@ -429,7 +422,7 @@ if linked := SS.pop("tp_linked_run", ""):  # a shared link names a run: show it 
         SS["result_run"] = linked
     else:
         st.info(
-            f"The link shows run {plain(linked)}, which is not in your workspace, so it cannot be shown "
+            f"The link shows run {escape_markdown(linked)}, which is not in your workspace, so it cannot be shown "
             "here (runs are private unless published to the class gallery).",
             icon=":material/link_off:",
         )
@@ -475,7 +468,7 @@ else:
             key="mistakes",
         )
     except UserError as exc:
-        st.error(plain(str(exc)))
+        st.error(escape_markdown(str(exc)))
 
 
 # ------------------------------------------------------- from a feature map to its arithmetic
