@@ -206,9 +206,6 @@ def pick_run(label: str, key: str, models: tuple[str, ...] | None = None) -> str
     ]
     if models is not None:
         runs = [r for r in runs if (r.config or {}).get("model") in models]
-    if not runs:
-        st.caption("No saved runs yet: train one on the Live training page.")
-        return None
     labels = {r.id: run_label(r) for r in runs}
     wanted = st.session_state.get(key)
     if wanted is not None and wanted not in labels:  # e.g. a shared link names someone's run
@@ -218,6 +215,9 @@ def pick_run(label: str, key: str, models: tuple[str, ...] | None = None) -> str
             icon=":material/link_off:",
         )
         del st.session_state[key]
+    if not runs:
+        st.caption("No saved runs yet: train one on the Live training page.")
+        return None
     return st.selectbox(label, list(labels), format_func=labels.get, key=key)
 
 

@@ -10,10 +10,12 @@ import hashlib
 import streamlit as st
 import torch
 
+from app.ui import share
 from app.ui.data import current_dataset
 from app.ui.jobs import job_manager, job_panel, session_id
 from app.ui.runs import pick_run, run_store
 from cnncore import invariance as inv
+from cnncore import links
 from cnncore.data import to_float
 from cnncore.errors import UserError
 from cnncore.experiments import (
@@ -85,20 +87,16 @@ def comparison_settings(data, mode: str) -> None:
             models = c1.multiselect(
                 "Models",
                 list(MODEL_NAMES),
-                default=list(MATCHED_PAIR),
                 format_func=MODEL_NAMES.get,
                 key="inv_models",
                 help=f"The matched pair is {' and '.join(MATCHED_PAIR)}; "
                 f"variants: {', '.join(VARIANTS)}.",
             )
-            epochs = c1.number_input(
-                "Epochs (same for all)", 0, 100, CompareConfig.epochs, key="inv_epochs"
-            )
+            epochs = c1.number_input("Epochs (same for all)", 0, 100, key="inv_epochs")
             max_shift = c2.number_input(
                 "Largest shift K (px)",
                 0,
                 28,
-                4,
                 key="inv_max_shift",
                 help=f"Curves for 0..K px, a grid over ±K, consistency C(K). 1 to {inv.MAX_SHIFT}.",
             )
@@ -106,7 +104,6 @@ def comparison_settings(data, mode: str) -> None:
                 "Seeds",
                 0,
                 20,
-                1,
                 key="inv_seeds",
                 help=f"1 to {MAX_SEEDS}; several give min–max bands.",
             )
@@ -114,15 +111,12 @@ def comparison_settings(data, mode: str) -> None:
                 "Train with random shifts up to (px)",
                 0,
                 28,
-                0,
                 key="inv_augment",
                 help="0 = off. The nets are then robust up to the trained range — and not beyond it.",
             )
             g1, g2 = st.columns(2)  # whole labels, also in a narrow window
-            grid = g1.checkbox("2-D grid of shifts", True, key="inv_grid")
-            perm = g2.checkbox(
-                "Scrambled-pixel experiment (doubles training)", False, key="inv_perm"
-            )
+            grid = g1.checkbox("2-D grid of shifts", key="inv_grid")
+            perm = g2.checkbox("Scrambled-pixel experiment (doubles training)", key="inv_perm")
             try:
                 config = CompareConfig(
                     models=tuple(models),
@@ -149,6 +143,7 @@ def comparison_settings(data, mode: str) -> None:
                     "measures."
                 )
             start = st.button("Train and compare", type="primary", icon=":material/play_arrow:")
+        publish_link()
         if not start:
             if not measured and speeds_measured(WORKER_THREADS):
                 st.rerun(scope="app")  # measured since the page ran: stop polling
@@ -173,7 +168,7 @@ def saved_runs_form(data, mode: str) -> None:
         conv_id = pick_run("CNN run", "inv_conv_run", CONV_KINDS)
     with c2:
         fc_id = pick_run("Flattened-net run", "inv_fc_run", ("fcnet",))
-    max_shift = c3.number_input("Largest shift K (px)", 0, 28, 4, key="inv_runs_max_shift")
+    max_shift = c3.number_input("Largest shift K (px)", 0, 28, key="inv_runs_max_shift")
     if not st.button("Measure these runs", disabled=not (conv_id or fc_id), key="inv_measure"):
         return
     try:
@@ -356,7 +351,7 @@ def chosen_digit(data) -> tuple[torch.Tensor, int | None, str] | None:
     """A test digit (uint8 [1, 28, 28], its label, a key) or a drawn one (label None)."""
     source = st.radio("Digit", ["a test digit", "draw one"], horizontal=True, key="inv_src")
     if source == "a test digit":
-        i = int(st.number_input("Test digit number", 0, len(data.test) - 1, 0, key="inv_index"))
+        i = int(st.number_input("Test digit number", 0, len(data.test) - 1, key="inv_index"))
         return data.test.images[i], int(data.test.labels[i]), f"test {i}"
     from streamlit_drawable_canvas import st_canvas
 
@@ -399,8 +394,8 @@ def shift_one_digit(result, data, mode: str) -> None:
     left, right = st.columns([1, 3])
     with left:
         picked = chosen_digit(data)
-        dx = st.slider("dx (→ right)", -inv.MAX_SHIFT, inv.MAX_SHIFT, 0, key="inv_dx")
-        dy = st.slider("dy (↓ down)", -inv.MAX_SHIFT, inv.MAX_SHIFT, 0, key="inv_dy")
+        dx = st.slider("dx (→ right)", -inv.MAX_SHIFT, inv.MAX_SHIFT, key="inv_dx")
+        dy = st.slider("dy (↓ down)", -inv.MAX_SHIFT, inv.MAX_SHIFT, key="inv_dy")
     if picked is None:
         return
     image, label, digit_key = picked
@@ -411,6 +406,7 @@ def shift_one_digit(result, data, mode: str) -> None:
         a.plotly_chart(plots.digit_figure(grid.image(dx, dy), title), key="inv_digit")
         b.plotly_chart(plots.probability_bars(grid.probabilities(dx, dy), label), key="inv_probs")
     st.session_state["inv_digit_now"] = (image, dx, dy)
+    publish_link()
     equivariance_view(result, image, dx, dy, mode)
 
 
@@ -479,15 +475,68 @@ def scrambled_view(result, data) -> None:
         st.caption("Tick *Scrambled-pixel experiment* and train to measure both networks.")
 
 
+# ------------------------------------------------- the link: the page's settings in the URL
+def link_fields(data) -> list[links.Field]:
+    models = tuple(MODEL_NAMES)
+    return [
+        links.Field("shift", "choice", "zero", choices=tuple(MODE_LABELS)),
+        links.Field("source", "choice", SOURCES[0], choices=SOURCES),
+        links.Field("models", "choices", list(MATCHED_PAIR), choices=models),
+        links.Field("epochs", "int", CompareConfig.epochs, lo=1, hi=100),
+        links.Field("K", "int", 4, lo=1, hi=inv.MAX_SHIFT),
+        links.Field("seeds", "int", 1, lo=1, hi=MAX_SEEDS),
+        links.Field("augment", "int", 0, lo=0, hi=8),
+        links.Field("grid", "bool", True),
+        links.Field("perm", "bool", False),
+        links.Field("cnn_run", "text", "", hi=100),
+        links.Field("fc_run", "text", "", hi=100),
+        links.Field("runs_K", "int", 4, lo=1, hi=inv.MAX_SHIFT),
+        links.Field("digit", "int", 0, lo=0, hi=len(data.test) - 1),
+        links.Field("dx", "int", 0, lo=-inv.MAX_SHIFT, hi=inv.MAX_SHIFT),
+        links.Field("dy", "int", 0, lo=-inv.MAX_SHIFT, hi=inv.MAX_SHIFT),
+    ]
+
+
+LINK_KEYS = {
+    "shift": "inv_shift_mode",
+    "source": "inv_mode",
+    "models": "inv_models",
+    "epochs": "inv_epochs",
+    "K": "inv_max_shift",
+    "seeds": "inv_seeds",
+    "augment": "inv_augment",
+    "grid": "inv_grid",
+    "perm": "inv_perm",
+    "cnn_run": "inv_conv_run",
+    "fc_run": "inv_fc_run",
+    "runs_K": "inv_runs_max_shift",
+    "digit": "inv_index",
+    "dx": "inv_dx",
+    "dy": "inv_dy",
+}
+SOURCES = ("Train a matched set here", "Use saved runs")
+
+
+def publish_link() -> None:
+    """Make the address bar a link to this view (called by the page and by its fragments)."""
+    values = {n: st.session_state[k] for n, k in LINK_KEYS.items() if k in st.session_state}
+    share.publish(LINK_FIELDS, values)
+
+
 # ---------------------------------------------------------------------------------- the page
 
 intro()
 data = current_dataset()
+LINK_FIELDS = link_fields(data)
+share.restore("invariance", LINK_FIELDS, LINK_KEYS)
+for field in LINK_FIELDS:  # every setting starts at its default (a link may have set some)
+    if field.default != "":  # run pickers start at their first run
+        st.session_state.setdefault(LINK_KEYS[field.name], field.default)
+share.ignored_notice("invariance")
+share.copy_link_button("inv_copy_link")
 mode = shift_switch()
-source = st.radio(
-    "Models", ["Train a matched set here", "Use saved runs"], horizontal=True, key="inv_mode"
-)
-if source == "Train a matched set here":
+source = st.radio("Models", SOURCES, horizontal=True, key="inv_mode")
+if source == SOURCES[0]:
     comparison_settings(data, mode)
 else:
     saved_runs_form(data, mode)
@@ -509,6 +558,7 @@ else:
     shift_one_digit(result, data, mode)
 st.divider()
 scrambled_view(result, data)
+publish_link()
 st.caption(
     "Further reading: Kauderer-Abrams (2017) *Quantifying translation-invariance in CNNs*; "
     "Azulay & Weiss (2019) *Why do deep convolutional networks generalize so poorly to small "

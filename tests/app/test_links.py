@@ -131,3 +131,40 @@ def test_training_link_with_bad_values_keeps_the_defaults():
         "3",
         "256",
     ]
+
+
+INV = "views/invariance.py"
+
+
+def number(at: AppTest, label: str):
+    return next(w.value for w in at.number_input if w.label == label)
+
+
+def test_invariance_link_restores_the_comparison_settings():
+    at = open_with(
+        INV,
+        {
+            "shift": "circular",
+            "models": "convnet-circular,convnet-blurpool",
+            "epochs": "2",
+            "K": "3",
+            "seeds": "2",
+            "grid": "0",
+            "perm": "1",
+        },
+    )
+    assert at.session_state["inv_shift_mode"] == "circular"
+    assert at.multiselect(key="inv_models").value == ["convnet-circular", "convnet-blurpool"]
+    assert number(at, "Epochs (same for all)") == 2
+    assert (number(at, "Largest shift K (px)"), number(at, "Seeds")) == (3, 2)
+    assert at.checkbox(key="inv_grid").value is False and at.checkbox(key="inv_perm").value
+    assert not at.warning
+    assert at.query_params["models"] == "convnet-circular,convnet-blurpool"
+
+
+def test_invariance_link_naming_runs_the_visitor_cannot_see():
+    at = open_with(INV, {"source": "Use saved runs", "cnn_run": "someone-elses-run", "K": "99"})
+    assert "K:" in at.warning[0].value
+    assert at.radio(key="inv_mode").value == "Use saved runs"
+    notes = [i.value.replace("\\", "") for i in at.info]
+    assert any("someone-elses-run is not in your workspace" in n for n in notes), notes
