@@ -35,7 +35,7 @@ export default function(component) {
   };
 }
 """
-_COPY_HTML = '<button type="button" class="copy-link">🔗 Copy link</button> <span></span>'
+_COPY_HTML = '<button type="button" class="copy-link">Copy link</button> <span></span>'
 _COPY_CSS = """
 .copy-link { font: inherit; padding: 0.25rem 0.75rem; border-radius: 0.5rem; cursor: pointer;
   border: 1px solid var(--st-border-color, #d0d7de); background: var(--st-background-color);
