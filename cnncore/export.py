@@ -21,7 +21,7 @@ from pathlib import Path
 from torch import nn
 
 from cnncore.errors import UserError
-from cnncore.models import MNIST_MEAN, MNIST_STD, build_model
+from cnncore.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, BlurPool, build_model
 from cnncore.runs import RunStore
 from cnncore.train import TrainConfig, resolve_device, resolve_precision
 
@@ -153,12 +153,29 @@ MODEL_FORWARD = {
     "FCNet": "self.layers(standardize(x))",
 }
 
+# Written out only for models that use it. It builds its fixed filter from the input (x.new_tensor)
+# instead of a buffer, so the cell needs nothing but ``nn``; the values match cnncore's BlurPool.
+BLURPOOL = """
+
+
+class BlurPool(nn.Module):
+    \"\"\"Anti-aliased subsampling (Zhang 2019, "Making convolutional networks shift-invariant
+    again"): blur each channel with the fixed 3x3 binomial filter [1, 2, 1]^T [1, 2, 1] / 16
+    (reflect padding), then keep every second pixel. No trainable parameters.\"\"\"
+
+    def forward(self, x):
+        row = x.new_tensor([1.0, 2.0, 1.0])
+        kernel = (row[:, None] * row[None, :]) / 16  # [3, 3], sums to 1
+        kernel = kernel.expand(x.shape[1], 1, 3, 3)  # one copy per channel
+        x = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+        return nn.functional.conv2d(x, kernel, stride=2, groups=x.shape[1])"""
+
 MODEL = """\
 MNIST_MEAN, MNIST_STD = {mean}, {std}
 
 
 def standardize(x):
-    return (x - MNIST_MEAN) / MNIST_STD
+    return (x - MNIST_MEAN) / MNIST_STD{helpers}
 
 
 class {cls}(nn.Module):
@@ -173,13 +190,27 @@ class {cls}(nn.Module):
         return {forward}"""
 
 SETUP = """\
-# tracks cnncore/train.py Trainer.__init__ and run(): global seed before the model is built
-# (initial weights), then a separate generator for the batch order
+def init_weights(model, generator):
+    \"\"\"Draw the initial weights from the run's own generator with torch's default recipe for
+    Conv2d and Linear: Kaiming-uniform weights (a=sqrt(5)), biases uniform in +-1/sqrt(fan_in).\"\"\"
+    # tracks cnncore/train.py init_weights: the same layers in the same order, the same draws
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                if m.bias is not None:
+                    fan_in = m.weight[0].numel()  # inputs feeding one output
+                    bound = 1 / math.sqrt(fan_in)
+                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+    return model
+
+
+# tracks cnncore/train.py Trainer.__init__: ONE generator per run, seeded once; it draws the
+# initial weights first, then (in the training loop) each epoch's batch order
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-torch.manual_seed(SEED)
-model = {cls}().to(device)
+generator = torch.Generator().manual_seed(SEED)
+model = init_weights({cls}(), generator).to(device)
 {optimizer}
-order_generator = torch.Generator().manual_seed(SEED)
 train_x = train_set[0].float().div_(255.0).to(device)  # uint8 -> [0, 1], as ToTensor gives
 train_y = train_set[1].to(device)
 batches_per_epoch = math.ceil(len(train_y) / BATCH_SIZE)
@@ -214,7 +245,8 @@ TRAIN = """\
 step = 0
 model.train()
 for epoch in range(1, EPOCHS + 1):
-    order = torch.randperm(len(train_y), generator=order_generator).to(device)  # tracks Trainer.run
+    # tracks cnncore/train.py Trainer.run: the run's generator, right after the weights
+    order = torch.randperm(len(train_y), generator=generator).to(device)
     for b in range(batches_per_epoch):
         idx = order[b * BATCH_SIZE : (b + 1) * BATCH_SIZE]
         x, y = train_x[idx], train_y[idx]
@@ -249,13 +281,16 @@ def _layer_code(layer: nn.Module) -> str:
         if layer.padding != (0, 0):
             extra += f", padding={layer.padding[0]}"
         if layer.padding_mode != "zeros":
-            extra += f", padding_mode={layer.padding_mode!r}"
+            extra += f', padding_mode="{layer.padding_mode}"'
         k = layer.kernel_size[0]
         return f"nn.Conv2d({layer.in_channels}, {layer.out_channels}, kernel_size={k}{extra})"
     if isinstance(layer, nn.Linear):
         return f"nn.Linear({layer.in_features}, {layer.out_features})"
     if isinstance(layer, nn.MaxPool2d):
-        return f"nn.MaxPool2d({layer.kernel_size})"
+        extra = "" if layer.stride == layer.kernel_size else f", stride={layer.stride}"
+        return f"nn.MaxPool2d({layer.kernel_size}{extra})"
+    if isinstance(layer, BlurPool):
+        return "BlurPool()"
     if isinstance(layer, nn.AdaptiveAvgPool2d):
         return f"nn.AdaptiveAvgPool2d({layer.output_size})"
     if isinstance(layer, (nn.ReLU, nn.Flatten)):
@@ -275,9 +310,12 @@ def model_code(model_name: str) -> str:
         body = "".join(f"            {_layer_code(layer)},\n" for layer in seq)
         lines.append(f"        self.{attr} = nn.Sequential(\n{body}        )")
     doc = (type(model).__doc__ or cls).strip().splitlines()[0]
+    if model_name not in ("convnet", "fcnet"):  # the class docstring describes the lesson's layers
+        doc = MODEL_NAMES[model_name]
     return MODEL.format(
         mean=MNIST_MEAN,
         std=MNIST_STD,
+        helpers=BLURPOOL if any(isinstance(m, BlurPool) for m in model.modules()) else "",
         cls=cls,
         doc=doc,
         layers="\n".join(lines),
