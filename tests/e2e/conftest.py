@@ -50,7 +50,10 @@ def app_server(tmp_path_factory):
     _require_browser()
     port = _free_port()
     work = tmp_path_factory.mktemp("server")
+    # class mode: every browser context is its own visitor with its own workspace, so tests
+    # sharing this server never see each other's runs or jobs
     env = {**os.environ, "CNN_EXPLORER_RUNS": str(work / "runs"), "CNN_EXPLORER_SOURCE": "bundled",
+           "CNN_EXPLORER_MODE": "class",
            "PYTHONUNBUFFERED": "1"}  # fmt: skip
     log = open(work / "server.log", "w")  # noqa: SIM115 (closed at teardown)
     proc = subprocess.Popen(

@@ -73,8 +73,8 @@ def test_kill_9_of_the_server_leaves_an_interrupted_run(browser, tmp_path):
     page.base_url = url
     try:
         open_app(page, "training")
-        page.get_by_label("Batch size").fill("64")
-        page.get_by_label("Epochs").fill("20")
+        page.get_by_role("textbox", name="Batch size", exact=True).fill("64")
+        page.get_by_role("textbox", name="Epochs", exact=True).fill("20")
         page.get_by_label("Run name (optional)").fill("server drill")
         page.get_by_role("button", name="Start training").click()
         deadline = time.monotonic() + WAIT_S
