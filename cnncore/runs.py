@@ -414,11 +414,14 @@ class RunStore:
         return run_id
 
     # -- writing ---------------------------------------------------------------------------
+    def _unwritable(self, why: str) -> UserError:
+        return _unwritable(self.root, why)
+
     def check_writable(self) -> None:
         """Refuse (UserError) a store this process cannot write: makes and removes a folder in
         it. Folders the probe had to create are removed again (a refused command leaves none)."""
         if self.root.exists() and not self.root.is_dir():
-            raise _unwritable(self.root, "it is a file, not a folder")
+            raise self._unwritable("it is a file, not a folder")
         missing, path = [], self.root.absolute()
         while not path.exists() and path != path.parent:
             missing.append(path)
@@ -430,7 +433,7 @@ class RunStore:
                 created.append(folder)
             os.rmdir(tempfile.mkdtemp(dir=self.root, prefix=".probe-"))
         except OSError as exc:
-            raise _unwritable(self.root, _reason(exc)) from None
+            raise self._unwritable(_reason(exc)) from None
         finally:
             for folder in reversed(created):
                 with contextlib.suppress(OSError):
@@ -491,7 +494,7 @@ class RunStore:
                 os.close(lock_fd)
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
-            raise _unwritable(self.root, _reason(exc)) from None
+            raise self._unwritable(_reason(exc)) from None
 
     def save(
         self,

@@ -120,6 +120,14 @@ class WorkspaceStore(RunStore):
         self.workspace = workspace
         self.max_runs, self.max_bytes = max_runs, max_bytes
 
+    def _unwritable(self, why: str) -> UserError:
+        """Name the workspace folder and the runs folder the user gave (``--runs``)."""
+        return UserError(
+            f"the run store {self.root}/ (workspace {self.workspace} of the runs folder "
+            f"{self.root.parent.parent}/) cannot be written ({why}); training was not started: "
+            "use a folder you can write to (--runs, or $CNN_EXPLORER_RUNS for the app)"
+        )
+
     # -- where an id lives -----------------------------------------------------------------
     def owns(self, run_id: str) -> bool:
         return bool(_RUN_ID.match(run_id or "")) and (self.root / run_id).is_dir()

@@ -21,6 +21,7 @@ from cnncore.jobs import JobManager, TrainingJob
 from cnncore.models import build_model
 from cnncore.runs import RunStore
 from cnncore.train import TrainConfig
+from cnncore.workspaces import LOCAL, Workspaces
 from tests.conftest import ROOT
 from tests.test_run_store import make_odd_folders
 
@@ -48,6 +49,12 @@ def cli(*args, timeout=300):
         text=True,
         timeout=timeout,
     )
+
+
+def cli_store(runs) -> RunStore:
+    """Where ``python -m cnncore train --runs RUNS`` writes: workspace ``local`` under RUNS
+    (RUNS/ws/local/), the store ``python -m cnncore runs --runs RUNS`` lists."""
+    return Workspaces(runs).store(LOCAL)
 
 
 def start(args: list[str]) -> subprocess.Popen:
@@ -90,11 +97,11 @@ def assert_interrupted_with_curves(store: RunStore, run_id: str, runs_folder) ->
 def test_kill_9_of_cli_train_leaves_an_interrupted_run_with_curves(tmp_path):
     runs = tmp_path / "runs"
     proc = start([sys.executable, "-m", "cnncore", "train", *LONG, "--runs", str(runs)])
-    run = wait_for_run(proc, RunStore(runs), checkpoint=True, rows=6)
+    run = wait_for_run(proc, cli_store(runs), checkpoint=True, rows=6)
     proc.send_signal(signal.SIGKILL)
     proc.wait(60)
     assert proc.returncode == -signal.SIGKILL
-    assert_interrupted_with_curves(RunStore(runs), run.id, runs)
+    assert_interrupted_with_curves(cli_store(runs), run.id, runs)
 
 
 SERVER = """
@@ -124,18 +131,21 @@ def test_kill_9_of_a_process_running_a_training_job(tmp_path):
 def test_ctrl_c_saves_the_run_as_stopped_in_one_line(tmp_path):
     runs = tmp_path / "runs"
     proc = start([sys.executable, "-m", "cnncore", "train", *LONG, "--runs", str(runs)])
-    run = wait_for_run(proc, RunStore(runs), checkpoint=False, rows=2)
+    run = wait_for_run(proc, cli_store(runs), checkpoint=False, rows=2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 130
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     last = out.strip().splitlines()[-1]
     assert last.startswith("stopped by Ctrl-C after ") and last.endswith(
-        f"saved run {run.id} in {runs}/ as stopped"
+        f"saved run {run.id} in {runs}/ws/local/ as stopped"
     )
-    store = RunStore(runs)
+    store = cli_store(runs)
     info = store.info(run.id)
     assert info.status == "stopped" and not info.damaged
+    listing = cli("runs", "--runs", str(runs))
+    assert listing.returncode == 0 and "Traceback" not in listing.stderr
+    assert "stopped" in next(ln for ln in listing.stdout.splitlines() if run.id in ln)
     assert (store.metrics(run.id)["kind"] == "train").sum() >= 2
     store.load_model(run.id)  # the weights at the stop
 
@@ -148,8 +158,9 @@ def test_unwritable_store_is_refused_before_training(tmp_path):
     proc = cli("train", *LONG, "--runs", str(blocker / "runs"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        f"error: the run store {blocker / 'runs'}/ cannot be written (not a directory); training "
-        "was not started: use a folder you can write to (--runs, or $CNN_EXPLORER_RUNS for the app)"
+        f"error: the run store {blocker / 'runs/ws/local'}/ (workspace local of the runs folder "
+        f"{blocker / 'runs'}/) cannot be written (not a directory); training was not started: "
+        "use a folder you can write to (--runs, or $CNN_EXPLORER_RUNS for the app)"
     ]
     assert "data:" not in proc.stdout and "training" not in proc.stdout  # refused before either
 

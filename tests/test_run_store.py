@@ -231,7 +231,9 @@ def test_unreadable_files_are_damaged_not_errors(tmp_path, tiny_data, monkeypatc
     real_open = os.open
 
     def no_permission(path, *args, **kwargs):  # as chmod 000 would, even for root
-        if str(path).startswith(str(tmp_path / run_id)) and not str(path).endswith(".lock"):
+        # (inside run_id's folder only: a run saved in the same second is run_id + "-2")
+        inside = str(path).startswith(f"{tmp_path / run_id}{os.sep}")
+        if inside and not str(path).endswith(".lock"):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 

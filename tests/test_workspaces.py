@@ -101,9 +101,15 @@ def test_gallery_is_read_only_and_published_runs_are_readable_by_everyone(spaces
 
 def test_a_running_or_damaged_run_is_not_published(spaces):
     store = spaces.store(LOCAL)
-    run = save_run(store, status="running")
+    # A run is "running" only while its writer holds the run's lock (a saved folder that merely
+    # says "running" lists as interrupted), so the writer stays open here.
+    writer = store.begin(TrainConfig(model="fcnet"), "bundled", "still training")
     with pytest.raises(UserError, match="is running"):
-        spaces.publish(LOCAL, run)
+        spaces.publish(LOCAL, writer.id)
+    writer.close()  # the writer ended without finishing the run
+    with pytest.raises(UserError, match="is interrupted"):
+        spaces.publish(LOCAL, writer.id)
+    run = save_run(store)
     (store.root / run / "model.pt").unlink()
     with pytest.raises(UserError, match="damaged"):
         spaces.publish(LOCAL, run)
