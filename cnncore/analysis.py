@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from cnncore.data import Split
-from cnncore.models import ConvNet, FCNet, build_model, standardize
+from cnncore.models import BlurPool, ConvNet, FCNet, build_model, standardize
 from cnncore.train import predict_proba
 
 
@@ -189,6 +189,17 @@ def _conv_positions(model: ConvNet) -> list[int]:
     return [i for i, m in enumerate(model.conv_layers) if isinstance(m, nn.Conv2d)]
 
 
+def arithmetic_supported(model: nn.Module) -> bool:
+    """Whether ``receptive_field_arithmetic`` can write out this model's convolutions: a ConvNet
+    whose convolutions are unpadded and whose only pooling is max pooling (the lesson's ConvNet
+    and its pooled and GAP variants; not the circular-padding one, whose windows wrap round the
+    frame, nor the blur-pooled one, whose field this does not trace)."""
+    return isinstance(model, ConvNet) and all(
+        tuple(m.padding) == (0, 0) if isinstance(m, nn.Conv2d) else not isinstance(m, BlurPool)
+        for m in model.conv_layers
+    )
+
+
 def receptive_field_arithmetic(
     model: nn.Module, image: torch.Tensor, layer: int, channel: int, row: int, col: int
 ) -> FieldArithmetic:
@@ -197,6 +208,8 @@ def receptive_field_arithmetic(
     ValueError for positions outside the map (a page only offers valid ones)."""
     if not isinstance(model, ConvNet):
         raise TypeError(f"no convolutions in {type(model).__name__}")
+    if not arithmetic_supported(model):
+        raise TypeError("padded convolutions are not written out (their windows wrap round)")
     convs = _conv_positions(model)
     if layer not in (1, 2):
         raise ValueError("layer must be 1 or 2")

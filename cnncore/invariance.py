@@ -337,8 +337,9 @@ def equivariance(
     circular padding; elsewhere the strip the shift uncovered is NaN (a valid convolution's map
     at p reads input p..p+4, so it moves with the digit, but what comes in at the edge is new).
     image: uint8 or float [1, 28, 28] or [1, 1, 28, 28]. Returns {"layer", "original",
-    "shifted", "difference"} with maps float [C, h, w] of the last ReLU, plus "max_difference"
-    and "scale" (the largest |activation|)."""
+    "shifted", "difference"} with maps float [C, h, w] of the last ReLU, plus "conv" (the number
+    of the convolution those maps come from, 1-based), "max_difference" and "scale" (the largest
+    |activation|)."""
     if not hasattr(model, "feature_maps"):
         raise UserError("feature maps need a ConvNet; a fully connected net has no maps to shift")
     if getattr(getattr(model, "config", None), "pool", False):
@@ -364,6 +365,7 @@ def equivariance(
     diff = torch.where(valid, b - moved, torch.full_like(a, float("nan")))
     return {
         "layer": f"after layer {i + 1} ({original[i][0]})",
+        "conv": sum(name == "Conv2d" for name, _ in original[: i + 1]),  # which convolution
         "original": a,
         "shifted": b,
         "difference": diff,

@@ -11,11 +11,13 @@ import streamlit as st
 import torch
 
 from app.ui import share
+from app.ui.arithmetic import STANDARDISED, arithmetic_details
 from app.ui.data import current_dataset
 from app.ui.jobs import job_manager, job_panel, session_id
 from app.ui.runs import pick_run, run_store
 from cnncore import invariance as inv
 from cnncore import links
+from cnncore.analysis import arithmetic_supported, receptive_field_arithmetic
 from cnncore.data import to_float
 from cnncore.errors import UserError
 from cnncore.experiments import (
@@ -33,6 +35,7 @@ from cnncore.experiments import (
 )
 from cnncore.jobs import WORKER_THREADS, FunctionJob
 from cnncore.models import MODEL_NAMES
+from cnncore.plots import arithmetic as arith_plots
 from cnncore.plots import invariance as plots
 
 CONV_KINDS = tuple(name for name in MODEL_NAMES if name != "fcnet")
@@ -430,12 +433,19 @@ def equivariance_view(result, image: torch.Tensor, dx: int, dy: int, mode: str) 
             f"Largest |difference| where defined: **{eq['max_difference']:.2g}** (maps reach "
             f"{eq['scale']:.2f}); grey strips are what the shift uncovered."
         )
-        st.plotly_chart(plots.equivariance_figure(eq), key="inv_eq")
+        st.plotly_chart(
+            plots.equivariance_figure(eq),
+            key="inv_eq",
+            on_select="rerun",  # inside the digit's fragment: a click reruns only that part
+            selection_mode="points",
+            config={"displayModeBar": False},
+        )
         st.markdown(
             "The convolutions are **equivariant**: shift the digit and the maps shift with it, "
             "exactly. The lesson's flatten + Linear head then reads *where* each feature is, so "
             "its prediction is **not** invariant; a global average over the maps would be."
         )
+        map_arithmetic(result.models[name], eq, image, dx, dy, mode)
     if fc is not None:
         x = to_float(image[None])
         h0 = fc.hidden_activations(x)[0]
@@ -445,6 +455,41 @@ def equivariance_view(result, image: torch.Tensor, dx: int, dy: int, mode: str) 
             "The FCNet's hidden units have no spatial layout, so there is no way to 'shift them "
             "back': a moved digit is simply a different input vector."
         )
+
+
+def map_arithmetic(model, eq: dict, image: torch.Tensor, dx: int, dy: int, mode: str) -> None:
+    """The pixel clicked in the maps above (or, until a click, the shifted digit's strongest
+    pixel of the first map): its receptive field on the digit it was computed from, and the dot
+    product that produced it, as on the Live training page."""
+    st.markdown("**From a feature map to its arithmetic**")
+    if not arithmetic_supported(model):
+        st.info(
+            "This model's convolutions wrap round the frame (circular padding), so their windows "
+            "are not written out here; pick the lesson's ConvNet or the GAP variant above."
+        )
+        return
+    event = st.session_state.get("inv_eq")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    pick = plots.chosen_pixel(eq, points, st.session_state.get("inv_eq_pick"))
+    st.session_state["inv_eq_pick"] = pick
+    digit = image.reshape(1, 28, 28)
+    shifted = pick.panel == "shifted"
+    if shifted:
+        digit = inv.shift_images(digit[None], dx, dy, mode)[0]
+    a = receptive_field_arithmetic(model, digit, pick.layer, pick.channel, pick.row, pick.col)
+    fmap = eq[pick.panel][pick.channel]
+    which = f"the digit shifted by ({dx}, {dy})" if shifted else "the unshifted digit"
+    st.caption(
+        "Click a pixel of the digit's or the shifted digit's maps above: the digit shows the "
+        "input pixels it depends on (its receptive field), and below is the dot product that "
+        f"computed it. {STANDARDISED}"
+    )
+    st.plotly_chart(
+        arith_plots.field_figure(digit, fmap, f"conv {a.layer} map {a.channel} of {which}", a),
+        key="inv_rf_field",
+        config={"displayModeBar": False, "staticPlot": True},
+    )
+    arithmetic_details(a, float(fmap[a.row, a.col]), "inv_rf_products", f" of {which}")
 
 
 def scrambled_view(result, data) -> None:

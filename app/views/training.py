@@ -8,6 +8,7 @@ import streamlit as st
 from torch import nn
 
 from app.ui import share
+from app.ui.arithmetic import STANDARDISED, arithmetic_details
 from app.ui.data import current_dataset
 from app.ui.jobs import POLL_RUNNING_S, job_manager, job_panel, poll_every, session_id
 from app.ui.runs import escape_markdown, publish_button, run_store
@@ -22,7 +23,7 @@ from cnncore.analysis import (
 from cnncore.errors import UserError
 from cnncore.export import export_text
 from cnncore.jobs import TrainingJob, set_intraop_threads
-from cnncore.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, ConvNet
+from cnncore.models import MODEL_NAMES, ConvNet
 from cnncore.plots import arithmetic as arith_plots
 from cnncore.plots import training as plots
 from cnncore.runs import MAX_UPLOAD_BYTES, RunInfo
@@ -493,8 +494,7 @@ def arithmetic_panel(info: RunInfo) -> None:
     st.caption(
         "Click a pixel of the feature map: the digit shows the input pixels it depends on (its "
         "receptive field), and below is the dot product that computed it, exactly as on the "
-        "Convolution page. The model standardises each input pixel first, "
-        f"x = (pixel / 255 − {MNIST_MEAN}) / {MNIST_STD}: the windows show those values."
+        f"Convolution page. {STANDARDISED}"
     )
     row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
     layer = row.radio(
@@ -524,23 +524,7 @@ def arithmetic_panel(info: RunInfo) -> None:
         selection_mode="points",
         config={"displayModeBar": False},
     )
-    own = float(fmap[a.row, a.col])
-    st.markdown(
-        f"**conv {layer}, map {channel}, pixel ({a.row}, {a.col})**: its receptive field is "
-        f"the {a.size}x{a.size} input pixels at rows {a.top}–{a.top + a.size - 1}, columns "
-        f"{a.left}–{a.left + a.size - 1}. The model's own activation there: **{own:.4f}**."
-    )
-    if layer == 2:
-        st.caption(
-            f"Conv 2 sums over all {a.window.shape[0]} maps of conv 1: the three channels with "
-            "the largest |sum| are written out, the rest are summed, then the bias is added."
-        )
-    st.code(a.equation(3), language=None, wrap_lines=True)
-    st.plotly_chart(
-        arith_plots.dot_product_figure(a, a.top_channels(3) if layer == 2 else [0]),
-        key="rf_products",
-        config={"displayModeBar": False},
-    )
+    arithmetic_details(a, float(fmap[a.row, a.col]), "rf_products")
 
 
 if info is not None:

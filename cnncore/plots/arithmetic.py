@@ -92,7 +92,7 @@ def dot_product_figure(a: FieldArithmetic, channels: list[int]) -> go.Figure:
     activations), the kernel, and their products, every cell labelled with its number."""
     titles = []
     for ch in channels:
-        name = "standardised input" if a.layer == 1 else f"conv 1 map {ch} after ReLU"
+        name = "standardised input" if a.layer == 1 else f"conv 1 map {ch}"
         titles += [
             f"{name} (window)",
             f"kernel, channel {ch}",

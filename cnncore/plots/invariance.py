@@ -10,6 +10,7 @@ validation, which otherwise costs more than everything else a slider move does.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.colors
@@ -296,11 +297,23 @@ def digit_figure(image: torch.Tensor, title: str = "", height: int = 260) -> go.
     return fast_figure([heat], layout)
 
 
+EQ_PANELS = ("original", "shifted")  # the clickable rows of the equivariance figure, in order
+
+
+def shown_channels(eq: dict, channels: int = 6) -> list[int]:
+    """The ``channels`` most active channels of the digit's maps, most active first: the columns
+    of ``equivariance_figure``."""
+    return eq["original"].flatten(1).sum(1).argsort(descending=True)[:channels].tolist()
+
+
 def equivariance_figure(eq: dict, channels: int = 6, height: int = 480) -> go.Figure:
     """Rows: the digit's feature maps, the shifted digit's maps, and (shifted maps) - (original
-    maps moved by the same shift), for the ``channels`` most active channels. Grey = undefined."""
+    maps moved by the same shift), for the ``channels`` most active channels. Grey = undefined.
+    The first two rows are clickable: after the 3 x ``channels`` heatmaps come one transparent
+    marker trace per map of those rows (row-major), a point per pixel at x = column, y = row;
+    ``equivariance_click`` reads a click back."""
     a, b, d = eq["original"], eq["shifted"], eq["difference"]
-    top = a.flatten(1).sum(1).argsort(descending=True)[:channels].tolist()
+    top = shown_channels(eq, channels)
     grid = _grid(3, len(top), 0.02, 0.07)
     scale = eq["scale"]
     rows = [
@@ -313,6 +326,10 @@ def equivariance_figure(eq: dict, channels: int = 6, height: int = 480) -> go.Fi
         for j, c in enumerate(top):
             xref, yref = grid["refs"][i * len(top) + j]
             data.append(_map_heatmap(maps[c], colours, low * scale, scale, xref, yref))
+    for i, (maps, *_, name) in enumerate(rows[: len(EQ_PANELS)]):
+        for j, c in enumerate(top):
+            xref, yref = grid["refs"][i * len(top) + j]
+            data.append(_click_points(maps[c], f"{name}, channel {c}", xref, yref))
     for j, c in enumerate(top):
         titles.append(_title(f"channel {c}", *grid["tops"][j]))
     for i, (*_, name) in enumerate(rows):
@@ -331,8 +348,86 @@ def equivariance_figure(eq: dict, channels: int = 6, height: int = 480) -> go.Fi
         "plot_bgcolor": "#cbd5e1",
         "margin": {"l": 10, "r": 40, "t": 30, "b": 10},
         "annotations": titles,
+        "hovermode": "closest",
+        "clickmode": "event+select",
+        "dragmode": False,
+        "showlegend": False,
     }
     return fast_figure(data, layout)
+
+
+def _click_points(m: torch.Tensor, name: str, xref: str, yref: str) -> dict:
+    """Invisible square markers over every pixel of a map float [h, w]: Streamlit reports a click
+    on a point (a heatmap cell cannot be selected)."""
+    h, w = m.shape
+    values = torch.nan_to_num(m.double(), nan=0.0).flatten().tolist()
+    return {
+        "type": "scatter",
+        "mode": "markers",
+        "x": [c for _ in range(h) for c in range(w)],
+        "y": [r for r in range(h) for _ in range(w)],
+        "text": [f"{v:.3f}" for v in values],
+        "marker": {"size": 7, "symbol": "square", "color": "rgba(0,0,0,0)"},
+        "hovertemplate": f"{name}, pixel (%{{y}}, %{{x}}): %{{text}} (click for its arithmetic)"
+        "<extra></extra>",
+        "xaxis": xref,
+        "yaxis": yref,
+        "showlegend": False,
+    }
+
+
+@dataclass(frozen=True)
+class MapPixel:
+    """A pixel of a feature map in the equivariance figure: ``panel`` "original" (the digit's
+    maps) or "shifted" (the shifted digit's), ``layer`` the convolution (1-based) whose ReLU the
+    maps show, ``channel`` the map, ``row``/``col`` the pixel."""
+
+    panel: str
+    layer: int
+    channel: int
+    row: int
+    col: int
+
+
+def equivariance_click(eq: dict, points: list[dict], channels: int = 6) -> MapPixel | None:
+    """The feature-map pixel a Streamlit selection on ``equivariance_figure(eq, channels)``
+    points at (the first point on a clickable map), or None (nothing clicked, the difference row,
+    a point outside the map). ``points``: Streamlit's selection points, each with
+    ``curve_number``, ``x`` (column) and ``y`` (row)."""
+    top = shown_channels(eq, channels)
+    first = 3 * len(top)  # the heatmaps come first
+    for p in points or []:
+        k = p.get("curve_number")
+        if not isinstance(k, int) or not first <= k < first + len(EQ_PANELS) * len(top):
+            continue
+        panel, j = divmod(k - first, len(top))
+        maps = eq[EQ_PANELS[panel]]
+        try:
+            row, col = int(p["y"]), int(p["x"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if 0 <= row < maps.shape[1] and 0 <= col < maps.shape[2]:
+            return MapPixel(EQ_PANELS[panel], int(eq["conv"]), top[j], row, col)
+    return None
+
+
+def chosen_pixel(
+    eq: dict, points: list[dict], last: MapPixel | None = None, channels: int = 6
+) -> MapPixel:
+    """The pixel to write out: the one clicked (``equivariance_click``); else ``last`` (the
+    previous click) if this figure still shows it; else the shifted digit's strongest pixel in
+    the first map shown."""
+    pick = equivariance_click(eq, points, channels)
+    if pick is not None:
+        return pick
+    top = shown_channels(eq, channels)
+    if last is not None and last.layer == eq["conv"] and last.channel in top:
+        _, h, w = eq[last.panel].shape
+        if 0 <= last.row < h and 0 <= last.col < w:
+            return last
+    fmap = eq["shifted"][top[0]]
+    row, col = divmod(int(fmap.argmax()), fmap.shape[1])
+    return MapPixel("shifted", int(eq["conv"]), top[0], row, col)
 
 
 def _map_heatmap(

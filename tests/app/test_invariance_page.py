@@ -200,3 +200,51 @@ def test_circular_variants_measured_then_the_same_models_with_zero_fill():
     row = zero.summary.set_index("model").loc["convnet-circular"]
     assert row["ink_kept_agreement_mean"] == 1.0  # it loses only where ink left the frame
     assert any("zero-fill shifts: digits that keep all their ink" in m.value for m in at.markdown)
+
+
+def _equation_and_own(at) -> tuple[str, float, str]:
+    """The arithmetic panel's heading line, the model's own activation it states, and the
+    equation's last line ("ReLU(pre) = act")."""
+    import re
+
+    head = next(m.value for m in at.markdown if "own activation there" in m.value)
+    own = float(re.search(r"own activation there: \*\*([-\d.]+)\*\*", head).group(1))
+    equation = next(c.value for c in at.code if "ReLU(" in c.value)
+    return head, own, equation.strip().splitlines()[-1]
+
+
+def test_clicking_a_feature_map_pixel_writes_out_its_dot_product():
+    import re
+
+    from cnncore.plots import invariance as plots
+
+    at = open_page(PAGE, timeout=120)
+    at.session_state["inv_max_batches"] = 2
+    at.number_input(key="inv_epochs").set_value(1)
+    at.number_input(key="inv_max_shift").set_value(2)
+    _submit(at)
+    _wait_for_job(at)
+    at.slider(key="inv_dx").set_value(3).run()
+    assert not at.exception
+    # before any click: the shifted digit's strongest pixel, written out
+    head, own, relu = _equation_and_own(at)
+    assert "of the digit shifted by (3, 0)" in head and "the 9x9 input pixels" in head
+    assert abs(float(relu.rsplit("= ", 1)[1].replace("−", "-")) - own) < 1e-3
+    # a click on the unshifted digit's third map, pixel (row 5, col 11), as Streamlit reports it
+    result = at.session_state["inv_results"]["zero"]
+    image = at.session_state["inv_digit_now"][0]
+    from cnncore import invariance as inv
+
+    eq = inv.equivariance(result.models["convnet"], image, 3, 0, "zero")
+    channel = plots.shown_channels(eq)[2]
+    point = {"curve_number": 3 * 6 + 2, "point_index": 5 * 20 + 11, "x": 11, "y": 5}
+    at.session_state["inv_eq"] = {"selection": {"points": [point], "point_indices": [111]}}
+    at.run()
+    assert not at.exception
+    head, own, relu = _equation_and_own(at)
+    assert f"**conv 2, map {channel}, pixel (5, 11)** of the unshifted digit" in head
+    assert "rows 5–13, columns 11–19" in head
+    expected = float(eq["original"][channel, 5, 11])
+    assert abs(own - expected) < 1e-4
+    act = float(re.search(r"= ([−\d.]+)$", relu).group(1).replace("−", "-"))
+    assert abs(act - own) < 1e-3, (relu, own)

@@ -103,3 +103,69 @@ def test_circular_shifts_make_the_circular_model_fully_consistent(page):
     assert not re.search(r"fcnet · [\d,]+ parameters · clean [\d.]+% · C\(2\) 100\.0%", main)
     assert "global average" in main and "flatten + Linear" in main
     assert page.errors == []
+
+
+# the screen position of pixel (row, col) in map ``cell`` (1-based, row-major) of the
+# equivariance figure: cells 1-6 are the digit's maps, 7-12 the shifted digit's
+EQ_PIXEL_JS = """([cell, r, c]) => {
+  const gd = document.querySelector('.st-key-inv_eq .js-plotly-plot');
+  const n = cell === 1 ? '' : String(cell);
+  const xa = gd._fullLayout['xaxis' + n], ya = gd._fullLayout['yaxis' + n];
+  const box = gd.getBoundingClientRect();
+  return [box.left + xa._offset + xa.l2p(c), box.top + ya._offset + ya.l2p(r)];
+}"""
+
+
+def _click_map_pixel(page, cell: int, row: int, col: int) -> str:
+    """Click a feature-map pixel; return the page's text once the panel names that pixel."""
+    page.locator(".st-key-inv_eq").scroll_into_view_if_needed()
+    time.sleep(0.8)  # plotly lays the chart out
+    page.mouse.click(*page.evaluate(EQ_PIXEL_JS, [cell, row, col]))
+    deadline = time.monotonic() + 30
+    while f"pixel ({row}, {col})" not in page.locator("main").inner_text():
+        assert time.monotonic() < deadline, f"the panel never showed pixel ({row}, {col})"
+        time.sleep(0.25)
+    wait_idle(page)
+    return page.locator("main").inner_text()
+
+
+def _check_equation(text: str) -> float:
+    """The equation's ReLU output equals the model's own activation the panel states."""
+    own = float(re.search(r"own activation there: (-?\d+\.\d+)", text).group(1))
+    relu = re.search(r"ReLU\(([−\d.]+)\) = ([−\d.]+)", text)
+    assert relu, "no equation on the page"
+    assert abs(float(relu.group(2).replace("−", "-")) - own) < 1e-3, (relu.group(0), own)
+    return own
+
+
+def test_click_a_feature_map_pixel_and_read_its_equation(page):
+    open_app(page, "invariance", timeout=300)
+    page.get_by_text("s on this machine").wait_for(timeout=300_000)
+    _set_number(page, "Epochs (same for all)", "1")
+    _set_number(page, "Largest shift K (px)", "2")
+    page.get_by_text("2-D grid of shifts").click()  # off: a smaller measurement
+    wait_idle(page)
+    _train(page)
+    _move_slider(page, "dx (→ right)", 3)
+    page.get_by_text("From a feature map to its arithmetic").wait_for(timeout=30_000)
+
+    # a pixel of the unshifted digit's third map: conv 2's 9x9 field on the unshifted digit
+    text = _click_map_pixel(page, 3, 5, 11)
+    assert re.search(r"conv 2, map \d+, pixel \(5, 11\) of the unshifted digit", text)
+    assert "the 9x9 input pixels at rows 5–13, columns 11–19" in text
+    assert "the other 13 channels" in text and "total:" in text and "(bias)" in text
+    _check_equation(text)
+
+    # the same place in the shifted digit's map (cell 9): the field is on the shifted digit
+    text = _click_map_pixel(page, 9, 6, 2)
+    assert re.search(r"conv 2, map \d+, pixel \(6, 2\) of the digit shifted by \(3, 0\)", text)
+    assert "the 9x9 input pixels at rows 6–14, columns 2–10" in text
+    _check_equation(text)
+    assert_no_exception(page)
+
+    page.locator(".st-key-inv_eq").scroll_into_view_if_needed()
+    for width in (1400, 800):
+        page.set_viewport_size({"width": width, "height": 4600})
+        wait_idle(page)
+        page.screenshot(path=ARTIFACTS / f"invariance-arithmetic-{width}.png", full_page=True)
+    assert page.errors == []
