@@ -233,6 +233,7 @@ def bench_training(page, url: str, tries: int) -> None:
         report("training: Pause click -> shown", pauses)
         report("training: Apply learning rate click -> shown", applies)
         report("training: Resume click -> shown", resumes)
+        wait_idle(page)  # a click during a rerun can be lost
         t0 = time.perf_counter()
         page.get_by_role("button", name="Stop", exact=True).first.click()
         page.get_by_text("stopped", exact=False).first.wait_for(timeout=30_000)
