@@ -5,11 +5,16 @@ prints p50/p95 per interaction, from the key press or click to the page being id
 (Streamlit's data-test-script-state="notRunning"), or to the answer being shown:
 
 - convolution: a filter-slider key press; an input-cell edit
-- invariance: a "Shift one digit" dx step (after a tiny comparison trained with the page's controls)
-- live training: Pause / Stop click while a job trains, until the page shows it
+- invariance: a "Shift one digit" dx step and dy step (after a tiny comparison trained with the
+  page's controls)
+- live training: Pause / Apply learning rate / Resume / Stop click while a job trains, until the
+  page shows it
+- live training throughput (``rate``): the job's images/s while the page polls it, against the
+  headless Trainer on the same number of threads in a child process run before and after (the
+  ratio is what matters on a busy machine)
 - every page: first visit after the server is warm, until its content is shown
 
-Run: python tests/bench_ui.py [--tries 20] [--only conv,inv,train,visit]
+Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,rate] [--batches 30]
 Timings are the browser's own clock (performance.now): the input event's timestamp to the
 attribute change, recorded by a MutationObserver, so polling adds nothing. Other load on the
 machine adds to them; name the CPU when you quote them (lscpu | grep 'Model name').
@@ -18,20 +23,32 @@ machine adds to them; name the CPU when you quote them (lscpu | grep 'Model name
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+if str(ROOT) not in sys.path:  # run as `python tests/bench_ui.py`
+    sys.path.insert(0, str(ROOT))
+
+from tests.serving import launch_chromium, running_server  # noqa: E402
+
+# The headless Trainer, on the threads a training job gets, in a child process: prints images/s.
+HEADLESS = """
+import json, sys
+from cnncore.data import load_data
+from cnncore.jobs import WORKER_THREADS, set_intraop_threads
+from cnncore.train import TrainConfig, Trainer
+set_intraop_threads(WORKER_THREADS)
+cfg = TrainConfig(**json.loads(sys.argv[1]))
+print(Trainer(cfg, load_data("bundled")).run().images_per_s)
+"""
 
 # Records every script-state change with the browser's clock, and the time of the last input.
 OBSERVE_JS = """() => {
@@ -55,33 +72,6 @@ LATENCY_JS = """() => {
   const t0 = Math.max(...inputs.filter((t) => t <= states[run][0]));
   return end[0] - t0;
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(runs: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "CNN_EXPLORER_SOURCE": "bundled", "CNN_EXPLORER_RUNS": str(runs)}
-    log = open(runs.parent / "server.log", "w")  # noqa: SIM115 (lives as long as the server)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.port",
-         str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit(f"streamlit did not start; see {runs.parent / 'server.log'}")
 
 
 def wait_idle(page, timeout: float = 120) -> None:
@@ -178,41 +168,118 @@ def bench_invariance(page, url: str, tries: int) -> None:
     except Exception as exc:  # the page is being reworked: say what was not found
         print(f"invariance: could not train a comparison with the page's controls ({exc})")
         return
-    slider = page.get_by_role("slider", name="dx", exact=False).first
-    times = []
-    for i in range(tries):
-        key = "ArrowRight" if (i // 4) % 2 == 0 else "ArrowLeft"
-        times.append(timed(page, lambda k=key: (slider.focus(), slider.press(k))))
-    report("invariance: Shift one digit, dx step -> idle", times)
+    for name in ("dx", "dy"):
+        slider = page.get_by_role("slider", name=name, exact=False).first
+        times = []
+        for i in range(tries):
+            key = "ArrowRight" if (i // 4) % 2 == 0 else "ArrowLeft"
+            times.append(timed(page, lambda k=key, s=slider: (s.focus(), s.press(k))))
+        report(f"invariance: Shift one digit, {name} step -> idle", times)
+
+
+def shown_after(page, click, text: str, timeout: float = 30) -> float:
+    """ms from a click until ``text`` is in the page's main area (any case)."""
+    t0 = time.perf_counter()
+    click()
+    page.wait_for_function(
+        "(t) => document.querySelector('main').innerText.toLowerCase().includes(t)",
+        arg=text.lower(),
+        polling=20,
+        timeout=timeout * 1000,
+    )
+    return (time.perf_counter() - t0) * 1000
+
+
+def fill_training_form(page, **values: str) -> None:
+    """Fill the set-up form's text boxes by their labels (``Epochs="50"``)."""
+    setup = page.locator("main details").filter(has_text="Set-up").first
+    setup.wait_for(state="attached", timeout=60_000)
+    if setup.get_attribute("open") is None:  # folded away once the visitor has a run
+        setup.locator("summary").first.click()
+    for label, value in values.items():
+        page.get_by_role("textbox", name=label.replace("_", " "), exact=True).fill(value)
 
 
 def bench_training(page, url: str, tries: int) -> None:
-    """Pause then Resume (and finally Stop) while a job trains: click -> the page says so."""
+    """Pause, Apply learning rate, Resume (and finally Stop) while a job trains: click -> the
+    page says so."""
     page.goto(f"{url}/training")
     wait_idle(page)
     try:
-        page.get_by_label("Epochs").first.fill("50")
+        fill_training_form(page, Epochs="50", Batch_size="32")
         page.get_by_role("button", name="Start training").click()
         page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
     except Exception as exc:
         print(f"training: could not start a job with the page's controls ({exc})")
         return
-    times = []
+    pauses, applies, resumes = [], [], []
     try:
-        for _ in range(tries):
-            for label, then in (("Pause", "Resume"), ("Resume", "Pause")):
-                t0 = time.perf_counter()
-                page.get_by_role("button", name=label, exact=True).click()
-                page.get_by_role("button", name=then, exact=True).wait_for(timeout=30_000)
-                times.append((time.perf_counter() - t0) * 1000)
-        report("training: Pause/Resume click -> shown", times)
+        for i in range(tries):
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Pause", exact=True).click()
+            page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)
+            pauses.append((time.perf_counter() - t0) * 1000)
+            box = page.get_by_label("New learning rate")
+            lr = f"{0.0005 + i * 0.0001:g}"
+            box.fill(lr)
+            box.press("Enter")
+            wait_idle(page)
+            apply = page.get_by_role("button", name="Apply learning rate").click
+            applies.append(shown_after(page, apply, f"→ {lr} from the next batch"))
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Resume", exact=True).click()
+            page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=30_000)
+            resumes.append((time.perf_counter() - t0) * 1000)
+        report("training: Pause click -> shown", pauses)
+        report("training: Apply learning rate click -> shown", applies)
+        report("training: Resume click -> shown", resumes)
+        wait_idle(page)  # a click during a rerun can be lost
         t0 = time.perf_counter()
         page.get_by_role("button", name="Stop", exact=True).first.click()
         page.get_by_text("stopped", exact=False).first.wait_for(timeout=30_000)
         report("training: Stop click -> shown", [(time.perf_counter() - t0) * 1000])
+        page.get_by_text("Saved as run").first.wait_for(timeout=600_000)
+        wait_idle(page)
     except Exception as exc:  # the page is being reworked: say what was not found
-        report("training: Pause/Resume click -> shown", times)
         print(f"training: a control did not answer as expected ({str(exc).splitlines()[0]})")
+
+
+def headless_rate(config: dict) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", HEADLESS, json.dumps(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def bench_training_rate(page, url: str, runs: Path, batches: int) -> None:
+    """images/s of a job started from the page (the page open and polling) against the headless
+    Trainer with the same settings, run just before and just after."""
+    config = {"epochs": 2, "batch_size": 64, "max_batches": batches, "precision": "fp32"}
+    before = headless_rate(config)
+    page.goto(f"{url}/training")
+    wait_idle(page)
+    fill_training_form(
+        page,
+        Epochs=str(config["epochs"]),
+        Batch_size=str(config["batch_size"]),
+        **{"Batches per epoch (0 = all)": str(config["max_batches"])},
+    )
+    page.locator(".st-key-tp_precision").click()
+    page.get_by_role("option", name="fp32").click()
+    page.get_by_label("Run name (optional)").fill("bench rate")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Saved as run").first.wait_for(timeout=600_000)
+    after = headless_rate(config)
+    saved = [json.loads(c.read_text()) for c in runs.rglob("config.json")]
+    app_rate = next(r["summary"]["images_per_s"] for r in saved if r.get("name") == "bench rate")
+    print(
+        f"training: images/s headless {before:.0f} / {after:.0f}, in the app with the page "
+        f"polling {app_rate:.0f}: {app_rate / statistics.mean([before, after]):.0%} of headless"
+    )
 
 
 # What each page shows once its content (not a placeholder) is there.
@@ -245,7 +312,8 @@ def bench_first_visit(browser, url: str, tries: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tries", type=int, default=20)
-    ap.add_argument("--only", default="visit,conv,inv,train")
+    ap.add_argument("--only", default="visit,conv,inv,train,rate")
+    ap.add_argument("--batches", type=int, default=30, help="batches per epoch of the rate run")
     args = ap.parse_args()
     only = set(args.only.split(","))
     with open("/proc/cpuinfo") as info:
@@ -255,28 +323,30 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_server(Path(tmp) / "runs")
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-                warm = browser.new_page()
-                for path in CONTENT:  # warm the server: imports, data, caches
-                    warm.goto(f"{url}/{path}")
-                    wait_idle(warm)
-                warm.close()
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                if "visit" in only:
-                    bench_first_visit(browser, url, args.tries)
-                if "conv" in only:
-                    bench_convolution(page, url, args.tries)
-                if "inv" in only:
-                    bench_invariance(page, url, args.tries)
-                if "train" in only:
-                    bench_training(page, url, max(3, args.tries // 4))
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        runs = Path(tmp) / "runs"
+        env = {"CNN_EXPLORER_RUNS": str(runs), "CNN_EXPLORER_OFFLINE": "1"}
+        with (
+            running_server(env, log=Path(tmp) / "server.log") as (url, _proc),
+            sync_playwright() as pw,
+        ):
+            browser = launch_chromium(pw)
+            warm = browser.new_page()
+            for path in CONTENT:  # warm the server: imports, data, caches
+                warm.goto(f"{url}/{path}")
+                wait_idle(warm)
+            warm.close()
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            if "visit" in only:
+                bench_first_visit(browser, url, args.tries)
+            if "conv" in only:
+                bench_convolution(page, url, args.tries)
+            if "inv" in only:
+                bench_invariance(page, url, args.tries)
+            if "train" in only:
+                bench_training(page, url, max(3, args.tries // 4))
+            if "rate" in only:
+                bench_training_rate(page, url, runs, args.batches)
+            browser.close()
 
 
 if __name__ == "__main__":

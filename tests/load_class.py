@@ -26,23 +26,20 @@ import argparse
 import contextlib
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
+if str(ROOT) not in sys.path:  # run as `python tests/load_class.py`
+    sys.path.insert(0, str(ROOT))
+
+from tests.serving import launch_chromium, start_server, stop_server  # noqa: E402
+
+# background tabs keep drawing: many tabs share one window
+EXTRA_CHROMIUM_ARGS = [
     "--disable-renderer-backgrounding",
     "--disable-background-timer-throttling",
     "--disable-backgrounding-occluded-windows",
@@ -65,12 +62,6 @@ def check(ok: bool, what: str) -> None:
         FAILS.append(what)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
@@ -81,48 +72,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def start_server(work: Path, env_extra: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CNN_EXPLORER_RUNS": str(work / "runs"),
-        "CNN_EXPLORER_SOURCE": "bundled",
-        "CNN_EXPLORER_OFFLINE": "1",
-        "CNN_EXPLORER_PROFILE": "class",
-        **env_extra,
-    }
-    log = open(work / "server.log", "w")  # noqa: SIM115 (the process owns it)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app/streamlit_app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log_text = (work / "server.log").read_text()
-                raise SystemExit("the server did not start:\n" + log_text) from None
-            time.sleep(0.5)
 
 
 def wait_idle(page, timeout: float = 90) -> None:
@@ -260,11 +209,16 @@ def main() -> int:
     )
     print(f"CPU: {cpu}, {cores} cores; jobs_at_once {args.jobs_at_once} x {threads} thread(s)")
     work = Path(tempfile.mkdtemp(prefix="cnn-load-"))
-    proc, url = start_server(work, env)
+    env |= {
+        "CNN_EXPLORER_RUNS": str(work / "runs"),
+        "CNN_EXPLORER_OFFLINE": "1",
+        "CNN_EXPLORER_PROFILE": "class",
+    }
+    url, proc = start_server(env, log=work / "server.log")
     contexts = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw, EXTRA_CHROMIUM_ARGS)
             # ---------------------------------------------------------------- 1. alone
             ctx, conv = open_tab(browser, url, "convolution")
             contexts.append(ctx)
@@ -412,15 +366,10 @@ def main() -> int:
         for ctx in contexts:
             with contextlib.suppress(Exception):  # the browser may be gone already
                 ctx.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     print("FAILED: " + "; ".join(FAILS) if FAILS else "ALL PASSED")
     return 1 if FAILS else 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

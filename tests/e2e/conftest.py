@@ -4,23 +4,20 @@ skip with the reason, unless CNN_REQUIRE_BROWSER=1 (CI sets it), where they fail
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.serving import (  # noqa: F401 (CHROMIUM_ARGS: used by browser test files)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    launch_chromium,
+    running_server,
+)
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 def _require_browser() -> None:
@@ -38,49 +35,16 @@ def _require_browser() -> None:
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """Base URL of a streamlit server running the app with its own run store."""
     _require_browser()
-    port = _free_port()
     work = tmp_path_factory.mktemp("server")
     # class mode: every browser context is its own visitor with its own workspace, so tests
     # sharing this server never see each other's runs or jobs
-    env = {**os.environ, "CNN_EXPLORER_RUNS": str(work / "runs"), "CNN_EXPLORER_SOURCE": "bundled",
-           "CNN_EXPLORER_MODE": "class",
-           "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    log = open(work / "server.log", "w")  # noqa: SIM115 (closed at teardown)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.port",
-         str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"streamlit did not start:\n{(work / 'server.log').read_text()}")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    env = {"CNN_EXPLORER_RUNS": str(work / "runs"), "CNN_EXPLORER_MODE": "class"}
+    with running_server(env, log=work / "server.log") as (url, _proc):
+        yield url
     shutil.copy(work / "server.log", ARTIFACTS / "server.log") if ARTIFACTS.exists() else None
 
 
@@ -90,7 +54,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        b = launch_chromium(pw)
         yield b
         b.close()
 

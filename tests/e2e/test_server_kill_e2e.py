@@ -7,48 +7,22 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from cnncore.runs import RunStore
+from tests import serving
 from tests.conftest import ROOT
-from tests.e2e.conftest import ARTIFACTS, _free_port, assert_no_exception, open_app, wait_idle
+from tests.e2e.conftest import ARTIFACTS, assert_no_exception, open_app, wait_idle
 
 pytestmark = pytest.mark.e2e
 WAIT_S = 300  # a guard against a hang, not a speed requirement
 
 
 def start_server(runs: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "CNN_EXPLORER_RUNS": str(runs), "CNN_EXPLORER_SOURCE": "bundled"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app/streamlit_app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"streamlit did not start:\n{log.read_text()}")
-        time.sleep(0.5)
+    url, proc = serving.start_server({"CNN_EXPLORER_RUNS": str(runs)}, log=log)
+    return proc, url
 
 
 def stores(runs: Path) -> list[RunStore]:
@@ -115,5 +89,4 @@ def test_kill_9_of_the_server_leaves_an_interrupted_run(browser, tmp_path):
         page.get_by_text("interrupted", exact=True).first.wait_for(timeout=60_000)
     finally:
         context.close()
-        proc.terminate()
-        proc.wait(30)
+        serving.stop_server(proc)

@@ -3,22 +3,12 @@
 B opening A's page URL sees neither A's job nor A's run and cannot stop it; A's workspace is kept
 by its cookie across a refresh and a browser restart (the same cookies in a new context)."""
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import (
-    ARTIFACTS,
-    _free_port,
-    _require_browser,
-    assert_no_exception,
-    wait_idle,
-)
+from tests.e2e.conftest import ARTIFACTS, _require_browser, assert_no_exception, wait_idle
+from tests.serving import running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -26,50 +16,14 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def class_server(tmp_path_factory):
     _require_browser()
-    port, work = _free_port(), tmp_path_factory.mktemp("class-server")
+    work = tmp_path_factory.mktemp("class-server")
     env = {
-        **os.environ,
         "CNN_EXPLORER_RUNS": str(work / "runs"),
-        "CNN_EXPLORER_SOURCE": "bundled",
         "CNN_EXPLORER_OFFLINE": "1",
         "CNN_EXPLORER_PROFILE": "class",
     }
-    log = open(work / "server.log", "w")  # noqa: SIM115 (closed at teardown)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app/streamlit_app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError((work / "server.log").read_text()) from None
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_server(env, log=work / "server.log") as (url, _proc):
+        yield url
 
 
 def open_page(context, url):
