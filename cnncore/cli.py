@@ -171,9 +171,18 @@ WORKSPACE_HELP = "workspace: local (the default, the app's on a laptop) or a wor
 def workspace_store(args):
     """The RunStore of ``--workspace`` under ``--runs`` (legacy flat runs move to local first);
     ``--gallery``: the class gallery (read-only)."""
+    from pathlib import Path
+
     from cnncore.workspaces import Workspaces, folder_for, normalize_code
 
-    spaces = Workspaces(args.runs)
+    root = Path(args.runs)
+    if root.parent.name == "ws" or root.name == "gallery":  # would migrate runs into itself
+        top = root.parent.parent if root.parent.name == "ws" else root.parent
+        raise UserError(
+            f"{root} is a folder inside a runs folder; give the runs folder itself "
+            f"(--runs {top}) and pick the workspace with --workspace or --gallery"
+        )
+    spaces = Workspaces(root)
     spaces.migrate()
     if getattr(args, "gallery", False):
         return spaces.gallery()

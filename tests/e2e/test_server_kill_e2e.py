@@ -70,7 +70,7 @@ def test_kill_9_of_the_server_leaves_an_interrupted_run(browser, tmp_path):
     assert (store.metrics(info.id)["kind"] == "train").sum() >= 1
     store.load_model(info.id)  # the epoch-end checkpoint
     listing = subprocess.run(
-        [sys.executable, "-m", "cnncore", "runs", "--runs", str(store.root)],
+        [sys.executable, "-m", "cnncore", "runs", "--runs", str(runs)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -86,6 +86,8 @@ def test_kill_9_of_the_server_leaves_an_interrupted_run(browser, tmp_path):
         open_app(page, "training")
         wait_idle(page)
         assert_no_exception(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "server-kill-restarted.png"), full_page=True)
         page.get_by_text("interrupted", exact=True).first.wait_for(timeout=60_000)
     finally:
         context.close()
