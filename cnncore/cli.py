@@ -68,8 +68,12 @@ def _add_train(sub) -> None:
     p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
-    p.add_argument("--max-batches", type=_int_at_least(0), default=0,
-                   help="stop each epoch after N batches (a tiny-budget dry run)")  # fmt: skip
+    p.add_argument(
+        "--max-batches",
+        type=_int_at_least(0),
+        default=0,
+        help="stop each epoch after N batches (a tiny-budget dry run)",
+    )
     p.add_argument("--runs", default="runs", help="runs root folder")
     p.add_argument("--workspace", default="local", help=WORKSPACE_HELP)
     p.add_argument("--name", default="", help="a name for the run")
@@ -261,8 +265,9 @@ def _add_bench(sub) -> None:
     bench = p.add_subparsers(dest="bench", required=True)
     pipe = bench.add_parser("pipeline", help="roofline: FLOPs, matmul peaks, pipelines, precisions")
     pipe.add_argument("--batches", type=_int_at_least(1), default=64, help="batches per pipeline")
-    pipe.add_argument("--repeats", type=_int_at_least(1), default=3,
-                      help="alternating repeats, seeds 0..n-1")  # fmt: skip
+    pipe.add_argument(
+        "--repeats", type=_int_at_least(1), default=3, help="alternating repeats, seeds 0..n-1"
+    )
     pipe.add_argument("--batch-size", type=_int_at_least(1), default=256)
     pipe.set_defaults(func=_cmd_bench_pipeline)
     refresh = bench.add_parser("refresh", help="live panel refresh cost at 1k, 100k, 1M batches")
@@ -276,15 +281,21 @@ def _add_bench(sub) -> None:
     readme = bench.add_parser("readme", help="regenerate the README's benchmark table (Markdown)")
     readme.add_argument("--batches", type=_int_at_least(1), default=64)
     readme.add_argument("--repeats", type=_int_at_least(1), default=3)
-    readme.add_argument("--idx", default="/usr/share/datasets/fashion-mnist",
-                        help="a 60,000-image IDX folder to train 3 epochs on ('' to skip)")  # fmt: skip
+    readme.add_argument(
+        "--idx",
+        default="/usr/share/datasets/fashion-mnist",
+        help="a 60,000-image IDX folder to train 3 epochs on ('' to skip)",
+    )
     readme.add_argument("--out", default="", help="write the table to this file too")
     readme.set_defaults(func=_cmd_bench_readme)
     acc = bench.add_parser("accuracy", help="train on a source, test on an IDX test set")
     add_data_args(acc)
     acc.set_defaults(data="bundled")
-    acc.add_argument("--test", default="../shared/data/mnist-t10k",
-                     help="folder with t10k-images/labels IDX files (the real MNIST test set)")  # fmt: skip
+    acc.add_argument(
+        "--test",
+        default="../shared/data/mnist-t10k",
+        help="folder with t10k-images/labels IDX files (the real MNIST test set)",
+    )
     acc.add_argument("--epochs", type=_int_at_least(1), default=10)
     acc.add_argument("--models", default="convnet,fcnet")
     acc.add_argument("--seed", type=_int_at_least(0), default=0)
@@ -323,9 +334,11 @@ def _cmd_bench_refresh(args) -> int:
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
     table = refresh_cost(repeats=args.repeats)
     print(table.round(2).to_string(index=False))
-    print("refresh: the job's snapshot + loss and validation figures built and serialised; "
-          "unchanged poll: snapshot(since=version) when nothing changed; before: a copy of "
-          "the whole history with every point plotted")  # fmt: skip
+    print(
+        "refresh: the job's snapshot + loss and validation figures built and serialised; "
+        "unchanged poll: snapshot(since=version) when nothing changed; before: a copy of "
+        "the whole history with every point plotted"
+    )
     return 0
 
 
@@ -335,9 +348,11 @@ def _cmd_bench_estimate(args) -> int:
 
     data = load_data_from_args(args)
     r = estimate_check(data, recalibrate=args.recalibrate)
-    print(f"CPU: {cpu_model()}; the training page's default run ({r['precision']}, "
-          f"{r['threads']} thread(s), polled like the page): estimated {r['estimate_s']:.1f} s, "
-          f"took {r['actual_s']:.1f} s ({r['ratio']:.2f}x the estimate; target 0.70-1.30)")  # fmt: skip
+    print(
+        f"CPU: {cpu_model()}; the training page's default run ({r['precision']}, "
+        f"{r['threads']} thread(s), polled like the page): estimated {r['estimate_s']:.1f} s, "
+        f"took {r['actual_s']:.1f} s ({r['ratio']:.2f}x the estimate; target 0.70-1.30)"
+    )
     return 0
 
 
@@ -372,8 +387,9 @@ def _cmd_bench_jobs(args) -> int:
     from cnncore.train import TrainConfig
 
     data = load_data_from_args(args)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                         max_batches=args.max_batches).validate()  # fmt: skip
+    config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, max_batches=args.max_batches
+    ).validate()
     table = throughput(args.data, config, args.poll, args.repeats)
     print(table.round(1).to_string(index=False))
     best = table.groupby("mode", sort=False)["images_per_s"].max()
@@ -383,8 +399,10 @@ def _cmd_bench_jobs(args) -> int:
     verdict = "met" if ratio >= 0.9 else "NOT met"
     print(f"ratio job / headless on the same threads: {ratio:.3f} (target >= 0.90: {verdict})")
     if len(best) > 2:
-        print(f"ratio job / headless on every core: {best.iloc[1] / best.iloc[2]:.3f} (the job "
-              "leaves a core to the server and browser; see cnncore.jobs.WORKER_THREADS)")  # fmt: skip
+        print(
+            f"ratio job / headless on every core: {best.iloc[1] / best.iloc[2]:.3f} (the job "
+            "leaves a core to the server and browser; see cnncore.jobs.WORKER_THREADS)"
+        )
     tiny = TrainConfig(epochs=1, batch_size=64, max_batches=10)
     print("queue check (2 slots, 3 jobs):")
     for line in queue_check(data, tiny):
@@ -434,17 +452,20 @@ def _cmd_convolve(args) -> int:
         kernel = conv.parse_grid_text(args.kernel, (n, n), *conv.KERNEL_RANGE)
     else:
         kernel = conv.preset(args.preset, args.size)
-    steps = conv.conv_steps(image, kernel, args.bias, args.stride, args.padding,
-                            args.activation, args.flip)  # fmt: skip
+    steps = conv.conv_steps(
+        image, kernel, args.bias, args.stride, args.padding, args.activation, args.flip
+    )
     if args.json:
         import json
 
         print(json.dumps(steps.to_payload(), ensure_ascii=False))
         return 0
     k, (ho, wo) = kernel.shape[-1], steps.output.shape
-    print(f"input {tuple(image.shape)}, kernel {k}x{k}, stride {args.stride}, padding "
-          f"{args.padding}: output {ho}x{wo} = floor(({image.shape[-1]} + 2*{args.padding} - {k})"
-          f" / {args.stride}) + 1")  # fmt: skip
+    print(
+        f"input {tuple(image.shape)}, kernel {k}x{k}, stride {args.stride}, padding "
+        f"{args.padding}: output {ho}x{wo} = floor(({image.shape[-1]} + 2*{args.padding} - {k})"
+        f" / {args.stride}) + 1"
+    )
     for note in conv.fit_notes(image.shape[-1], k, args.stride, args.padding):
         print(f"note: {note}")
     for i in range(len(steps)):
@@ -480,8 +501,10 @@ def _cmd_bench_conv(args) -> int:
                 conv.pool_steps(steps.output, "max")
                 runs.append(time.perf_counter() - t0)
             ms = torch.tensor(runs).median().item() * 1000
-            print(f"conv animation {channels}x5x5 input, {k}x{k} kernel, padding 1 "
-                  f"({len(steps)} steps, equations, pooling): {ms:.3f} ms median")  # fmt: skip
+            print(
+                f"conv animation {channels}x5x5 input, {k}x{k} kernel, padding 1 "
+                f"({len(steps)} steps, equations, pooling): {ms:.3f} ms median"
+            )
     print("page rerun after a slider change: python tests/bench_convolution_page.py")
     return 0
 
@@ -498,20 +521,35 @@ def _add_compare(sub) -> None:
     p = sub.add_parser("compare", help="FCNet vs ConvNet on shifted (and scrambled) digits")
     add_data_args(p)
     p.set_defaults(data="bundled")
-    p.add_argument("--models", default="convnet,fcnet",
-                   help="comma-separated names from: " + ", ".join(MODEL_NAMES))  # fmt: skip
-    p.add_argument("--variants", action="store_true",
-                   help="add the variants: " + ", ".join(VARIANTS))  # fmt: skip
-    p.add_argument("--shift-mode", choices=["zero", "circular"], default="zero",
-                   help="shift test digits with zero fill (default) or circularly (wrap round)")  # fmt: skip
+    p.add_argument(
+        "--models",
+        default="convnet,fcnet",
+        help="comma-separated names from: " + ", ".join(MODEL_NAMES),
+    )
+    p.add_argument(
+        "--variants", action="store_true", help="add the variants: " + ", ".join(VARIANTS)
+    )
+    p.add_argument(
+        "--shift-mode",
+        choices=["zero", "circular"],
+        default="zero",
+        help="shift test digits with zero fill (default) or circularly (wrap round)",
+    )
     p.add_argument("--epochs", type=_int_at_least(1), default=CompareConfig.epochs)
     p.add_argument("--seeds", type=_int_at_least(1), default=1, help="seeds 0..n-1 (mean, min-max)")
     p.add_argument("--max-shift", type=_int_at_least(1), default=4, help="largest shift K (px)")
-    p.add_argument("--augment-shift", type=_int_at_least(0), default=0,
-                   help="train with random shifts of up to this many px (0: off)")  # fmt: skip
+    p.add_argument(
+        "--augment-shift",
+        type=_int_at_least(0),
+        default=0,
+        help="train with random shifts of up to this many px (0: off)",
+    )
     p.add_argument("--no-grid", action="store_true", help="skip the 2-D grid of shifts")
-    p.add_argument("--permutation", action="store_true",
-                   help="also train every model on scrambled pixels (doubles the training time)")  # fmt: skip
+    p.add_argument(
+        "--permutation",
+        action="store_true",
+        help="also train every model on scrambled pixels (doubles the training time)",
+    )
     p.add_argument("--test", default="", help="folder of t10k IDX files to test on instead")
     p.add_argument("--max-batches", type=_int_at_least(0), default=0, help="tiny-budget mode")
     p.add_argument("--out", default="compare-out", help="folder for the CSV files and figure")
@@ -538,14 +576,22 @@ def _cmd_compare(args) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     models += [v for v in VARIANTS if args.variants and v not in models]
     config = CompareConfig(
-        models=tuple(models), epochs=args.epochs, seeds=args.seeds, max_shift=args.max_shift,
-        augment_shift=args.augment_shift, grid=not args.no_grid,
-        permutation=args.permutation, max_batches=args.max_batches, shift_mode=args.shift_mode,
-    ).validate()  # fmt: skip
+        models=tuple(models),
+        epochs=args.epochs,
+        seeds=args.seeds,
+        max_shift=args.max_shift,
+        augment_shift=args.augment_shift,
+        grid=not args.no_grid,
+        permutation=args.permutation,
+        max_batches=args.max_batches,
+        shift_mode=args.shift_mode,
+    ).validate()
     data = load_data_from_args(args)
     test = read_idx_folder(args.test, "test") if args.test else None
-    print(f"testing on {len(test) if test else len(data.test):,} digits "
-          f"({args.test or 'the data source test split'})")  # fmt: skip
+    print(
+        f"testing on {len(test) if test else len(data.test):,} digits "
+        f"({args.test or 'the data source test split'})"
+    )
     last = [""]
 
     def report(fraction, message):
@@ -558,8 +604,9 @@ def _cmd_compare(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     curves = result.curves[result.curves["direction"] == "mean"]
     wide = curves.pivot(index="shift", columns="model", values="accuracy_mean")
-    with pd.option_context("display.width", 160, "display.max_columns", 20,
-                           "display.float_format", "{:.3f}".format):  # fmt: skip
+    with pd.option_context(
+        "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+    ):
         print("\nsummary (accuracy on unshifted digits; consistency C(K))")
         print(result.summary.to_string(index=False))
         print("\naccuracy by shift (mean of right/left/down/up)")
@@ -575,8 +622,10 @@ def _cmd_compare(args) -> int:
         table.to_csv(out / f"{name}.csv", index=False)
     fig = accuracy_vs_shift(result.curves, ink_from=ink_region_start(result.ink))
     fig.write_html(out / "accuracy_by_shift.html", include_plotlyjs=True)
-    print(f"\nwrote {', '.join(f'{n}.csv' for n in result.tables())} and "
-          f"accuracy_by_shift.html to {out}/")  # fmt: skip
+    print(
+        f"\nwrote {', '.join(f'{n}.csv' for n in result.tables())} and "
+        f"accuracy_by_shift.html to {out}/"
+    )
     print(f"time: {time.perf_counter() - started:.1f} s (training included)")
     return 0
 

@@ -132,13 +132,19 @@ class Job:
         with self._lock:
             now = self.ended or time.time()
             return {
-                "id": self.id, "kind": self.kind, "name": self.name,
-                "session_id": self.session_id, "status": self.status, "error": self.error,
-                "progress": self.progress, "message": self.message,
-                "queue_position": self.queue_position, "created": self.created,
+                "id": self.id,
+                "kind": self.kind,
+                "name": self.name,
+                "session_id": self.session_id,
+                "status": self.status,
+                "error": self.error,
+                "progress": self.progress,
+                "message": self.message,
+                "queue_position": self.queue_position,
+                "created": self.created,
                 "elapsed": (now - self.started) if self.started else 0.0,
                 "done": self.done,
-            }  # fmt: skip
+            }
 
     # -- control ---------------------------------------------------------------------------
     def stop(self) -> None:
@@ -226,8 +232,12 @@ class FunctionJob(Job):
 
     kind = "function"
 
-    def __init__(self, fn: Callable[[Callable[[float, str], None], TrainControl], Any],
-                 session_id: str = "", name: str = ""):  # fmt: skip
+    def __init__(
+        self,
+        fn: Callable[[Callable[[float, str], None], TrainControl], Any],
+        session_id: str = "",
+        name: str = "",
+    ):
         super().__init__(session_id, name or getattr(fn, "__name__", "function"))
         self.fn = fn
 
@@ -256,10 +266,16 @@ class TrainingJob(Job):
     kind = "training"
 
     def __init__(
-        self, config: TrainConfig, data: Dataset, store=None, session_id: str = "",
-        name: str = "", data_source: str | None = None, tensorboard: bool = True,
+        self,
+        config: TrainConfig,
+        data: Dataset,
+        store=None,
+        session_id: str = "",
+        name: str = "",
+        data_source: str | None = None,
+        tensorboard: bool = True,
         model: torch.nn.Module | None = None,
-    ):  # fmt: skip
+    ):
         config.validate()  # refuse bad hyperparameters before anything is queued
         if store is not None:
             store.check_writable()  # and a store that cannot be written, before any training
@@ -277,9 +293,17 @@ class TrainingJob(Job):
         self._test: dict | None = None
         self._series = MinMaxSeries(CHART_POINTS)
         self._version = 0  # +1 whenever the history changes
-        self._live = {"epoch": 0, "batch": 0, "batches_per_epoch": 0, "total_batches": 0,
-                      "images_per_s": 0.0, "seconds_left": None, "lr": config.lr,
-                      "precision": "", "device": ""}  # fmt: skip
+        self._live = {
+            "epoch": 0,
+            "batch": 0,
+            "batches_per_epoch": 0,
+            "total_batches": 0,
+            "images_per_s": 0.0,
+            "seconds_left": None,
+            "lr": config.lr,
+            "precision": "",
+            "device": "",
+        }
         self._weights: dict[str, torch.Tensor] | None = None
         self._weights_step = -1
         self._weights_at = 0.0
@@ -305,27 +329,45 @@ class TrainingJob(Job):
                 self._steps.append(event.step)
                 self._losses.append(v["loss"])
                 self._series.append(event.step, v["loss"])
-                live.update(epoch=event.epoch, batch=v["batch"],
-                            batches_per_epoch=v["batches_per_epoch"],
-                            total_batches=v["total_batches"], images_per_s=v["images_per_s"],
-                            seconds_left=v["seconds_left"])  # fmt: skip
+                live.update(
+                    epoch=event.epoch,
+                    batch=v["batch"],
+                    batches_per_epoch=v["batches_per_epoch"],
+                    total_batches=v["total_batches"],
+                    images_per_s=v["images_per_s"],
+                    seconds_left=v["seconds_left"],
+                )
                 total = max(v["total_batches"], 1)
                 self.progress = event.step / total
-                self.message = (f"epoch {event.epoch}/{self.config.epochs}, batch {v['batch']}/"
-                                f"{v['batches_per_epoch']}")  # fmt: skip
+                self.message = (
+                    f"epoch {event.epoch}/{self.config.epochs}, batch {v['batch']}/"
+                    f"{v['batches_per_epoch']}"
+                )
             elif event.kind == "val":
-                self._val.append({"epoch": event.epoch, "step": event.step, "loss": v["loss"],
-                                  "accuracy": v["accuracy"]})  # fmt: skip
+                self._val.append(
+                    {
+                        "epoch": event.epoch,
+                        "step": event.step,
+                        "loss": v["loss"],
+                        "accuracy": v["accuracy"],
+                    }
+                )
                 self.message = f"epoch {event.epoch}: validation accuracy {v['accuracy']:.1%}"
             elif event.kind == "test":
                 self._test = {"loss": v["loss"], "accuracy": v["accuracy"]}
             elif event.kind in ("lr", "pause", "resume"):
-                marker = {"kind": event.kind, "step": event.step, "epoch": event.epoch,
-                          "lr": v.get("lr"), "old_lr": v.get("old_lr")}  # fmt: skip
+                marker = {
+                    "kind": event.kind,
+                    "step": event.step,
+                    "epoch": event.epoch,
+                    "lr": v.get("lr"),
+                    "old_lr": v.get("old_lr"),
+                }
                 self._markers.append(marker)
             elif event.kind == "start":
-                live.update(total_batches=v["total_batches"], precision=v["precision"],
-                            device=v["device"])  # fmt: skip
+                live.update(
+                    total_batches=v["total_batches"], precision=v["precision"], device=v["device"]
+                )
             if event.kind in ("train", "val", "test", "lr", "pause", "resume"):
                 self._version += 1
         if event.kind == "pause" or (
@@ -414,10 +456,13 @@ class TrainingJob(Job):
     def history(self) -> dict:
         """Copies: ``steps``/``losses`` (per batch), ``val`` (per epoch), ``markers``, ``test``."""
         with self._lock:
-            return {"steps": list(self._steps), "losses": list(self._losses),
-                    "val": [dict(r) for r in self._val],
-                    "markers": [dict(m) for m in self._markers],
-                    "test": dict(self._test) if self._test else None}  # fmt: skip
+            return {
+                "steps": list(self._steps),
+                "losses": list(self._losses),
+                "val": [dict(r) for r in self._val],
+                "markers": [dict(m) for m in self._markers],
+                "test": dict(self._test) if self._test else None,
+            }
 
     @property
     def version(self) -> int:
@@ -432,11 +477,16 @@ class TrainingJob(Job):
         ``batches`` (how many were recorded), ``val``, ``markers``, ``test``, ``version``."""
         with self._lock:
             steps, losses = self._series.points()
-            return {"steps": steps, "losses": losses, "buckets": self._series.means(),
-                    "batches": len(self._series), "val": [dict(r) for r in self._val],
-                    "markers": [dict(m) for m in self._markers],
-                    "test": dict(self._test) if self._test else None,
-                    "version": self._version}  # fmt: skip
+            return {
+                "steps": steps,
+                "losses": losses,
+                "buckets": self._series.means(),
+                "batches": len(self._series),
+                "val": [dict(r) for r in self._val],
+                "markers": [dict(m) for m in self._markers],
+                "test": dict(self._test) if self._test else None,
+                "version": self._version,
+            }
 
     def weights(self) -> tuple[dict[str, torch.Tensor] | None, int]:
         """(latest published CPU state_dict or None, the step it was taken at). The dict is never
@@ -451,10 +501,14 @@ class TrainingJob(Job):
         with self._lock:
             snap.update(self._live)
             unchanged = since is not None and since == self._version
-            snap.update(history=None if unchanged else self.chart_history(),
-                        version=self._version, run_id=self.run_id,
-                        config=self.config.to_dict(), weights_step=self._weights_step,
-                        data_source=self.data_source)  # fmt: skip
+            snap.update(
+                history=None if unchanged else self.chart_history(),
+                version=self._version,
+                run_id=self.run_id,
+                config=self.config.to_dict(),
+                weights_step=self._weights_step,
+                data_source=self.data_source,
+            )
         return snap
 
 

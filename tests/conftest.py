@@ -26,5 +26,11 @@ def tiny_data(bundled):
     def head(split, n):
         return Split(split.images[:n], split.labels[:n])
 
-    return Dataset("bundled", "test slice", bundled.classes, head(bundled.train, 600),
-                   head(bundled.val, 200), head(bundled.test, 200))  # fmt: skip
+    return Dataset(
+        "bundled",
+        "test slice",
+        bundled.classes,
+        head(bundled.train, 600),
+        head(bundled.val, 200),
+        head(bundled.test, 200),
+    )

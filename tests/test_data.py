@@ -216,8 +216,12 @@ def test_unreachable_mirror_fails_fast_with_reason(tmp_path):
     try:
         started = time.monotonic()
         with pytest.raises(UserError, match="no mirror reachable"):
-            download("mnist", tmp_path, mirror=f"http://127.0.0.1:{listener.getsockname()[1]}/",
-                     connect_timeout=2)  # fmt: skip
+            download(
+                "mnist",
+                tmp_path,
+                mirror=f"http://127.0.0.1:{listener.getsockname()[1]}/",
+                connect_timeout=2,
+            )
         assert time.monotonic() - started < 30  # bounded, not a hang
     finally:
         listener.close()
@@ -243,8 +247,13 @@ def test_stalled_download_is_killed_at_the_deadline(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(UserError, match="timed out after 4 s|timed out"):
-            download("mnist", tmp_path, timeout=4, connect_timeout=30,
-                     mirror=f"http://127.0.0.1:{server.server_port}/")  # fmt: skip
+            download(
+                "mnist",
+                tmp_path,
+                timeout=4,
+                connect_timeout=30,
+                mirror=f"http://127.0.0.1:{server.server_port}/",
+            )
     finally:
         server.shutdown()
 

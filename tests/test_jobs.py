@@ -105,9 +105,14 @@ def test_bad_hyperparameters_refused_before_queueing(tiny_data, manager):
 
 
 def test_worker_error_is_reported_and_run_kept(tiny_data, tmp_path, manager):
-    bad = Dataset("bad", "labels out of range", tiny_data.classes,
-                  Split(tiny_data.train.images, torch.full_like(tiny_data.train.labels, 99)),
-                  tiny_data.val, tiny_data.test)  # fmt: skip
+    bad = Dataset(
+        "bad",
+        "labels out of range",
+        tiny_data.classes,
+        Split(tiny_data.train.images, torch.full_like(tiny_data.train.labels, 99)),
+        tiny_data.val,
+        tiny_data.test,
+    )
     store = RunStore(tmp_path)
     job = manager.submit(TrainingJob(cfg(), bad, store))
     assert job.join(30)
@@ -158,9 +163,12 @@ def test_queue_two_run_third_waits(tiny_data, tmp_path, manager):
     store = RunStore(tmp_path)
     gate = threading.Event()
 
-    jobs = [manager.submit(TrainingJob(cfg(epochs=100, max_batches=20), tiny_data, store, f"s{i}",
-                                       name=f"run {i}"))
-            for i in range(2)]  # fmt: skip
+    jobs = [
+        manager.submit(
+            TrainingJob(cfg(epochs=100, max_batches=20), tiny_data, store, f"s{i}", name=f"run {i}")
+        )
+        for i in range(2)
+    ]
     third = manager.submit(FunctionJob(lambda report, control: gate.wait(10) and "ran", "s3"))
     assert [j.status for j in jobs] == ["running", "running"]
     assert third.status == "queued" and third.queue_position == 1

@@ -129,8 +129,9 @@ def test_calibration_fits_step_time_per_image(cache):
     assert entry["fp32_step_overhead_s"] == pytest.approx(0.002)
 
 
-@pytest.mark.parametrize(("factor", "expected"), [(20.0, "fp32"), (1.5, "fp32"), (0.97, "fp32"),
-                                                  (0.5, "bf16")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("factor", "expected"), [(20.0, "fp32"), (1.5, "fp32"), (0.97, "fp32"), (0.5, "bf16")]
+)
 def test_auto_precision_never_picks_a_slower_bf16(cache, factor, expected):
     precision, ratio = speed.auto_precision("cpu", threads=1, timer=FakeTimer(bf16_factor=factor))
     assert precision == expected

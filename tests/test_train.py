@@ -54,8 +54,9 @@ def test_stop_pause_resume_and_lr_change_between_batches(tiny_data):
         if event.kind == "train" and event.step == 5:
             control.stop()
 
-    result = Trainer(TrainConfig(epochs=3, batch_size=32), tiny_data, on_event=on_event,
-                     control=control).run()  # fmt: skip
+    result = Trainer(
+        TrainConfig(epochs=3, batch_size=32), tiny_data, on_event=on_event, control=control
+    ).run()
     kinds = [e.kind for e in seen]
     assert result.status == "stopped" and "after 5 batches" in result.message
     assert kinds.index("lr") < kinds.index("pause") < kinds.index("resume")
@@ -81,10 +82,18 @@ def test_diverging_loss_stops_with_message(tiny_data):
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("lr", 0.0, "learning rate"), ("lr", -1e-3, "learning rate"), ("lr", "fast", "learning rate"),
-     ("epochs", 0, "epochs"), ("batch_size", 0, "batch size"), ("epochs", 2.5, "epochs"),
-     ("model", "resnet", "model"), ("precision", "fp8", "precision"), ("seed", -1, "seed")],
-)  # fmt: skip
+    [
+        ("lr", 0.0, "learning rate"),
+        ("lr", -1e-3, "learning rate"),
+        ("lr", "fast", "learning rate"),
+        ("epochs", 0, "epochs"),
+        ("batch_size", 0, "batch size"),
+        ("epochs", 2.5, "epochs"),
+        ("model", "resnet", "model"),
+        ("precision", "fp8", "precision"),
+        ("seed", -1, "seed"),
+    ],
+)
 def test_bad_config_is_refused_with_reason(field, value, message):
     with pytest.raises(UserError, match=message):
         TrainConfig(**{field: value}).validate()

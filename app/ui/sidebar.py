@@ -19,13 +19,15 @@ def render_sidebar() -> None:
             default = os.environ.get("CNN_EXPLORER_SOURCE", "auto")
             st.session_state["data_source"] = default if default in options else "auto"
         st.selectbox(
-            "Data source", options, key="data_source",
+            "Data source",
+            options,
+            key="data_source",
             format_func=lambda s: CHOICES.get(s, f"IDX folder {s[4:]}"),
             help="Where the digits come from. **Auto**: full MNIST if it is in ./MNIST-data or "
             "can be downloaded, else the bundled 5,000 real MNIST digits (offline). **MNIST / "
             "Fashion-MNIST** download into ./MNIST-data on first use. IDX folders are "
             "sub-folders of the data folder (and of /usr/share/datasets) holding MNIST-format files.",
-        )  # fmt: skip
+        )
         data = current_dataset()
         if error := st.session_state.pop("data_error", None):
             st.error(error)

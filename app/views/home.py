@@ -17,17 +17,31 @@ pattern everywhere. That is why CNNs do so well on images — and this app lets 
 )
 
 STEPS = [
-    ("1 · Convolution", "views/convolution.py", "Open the convolution explainer", ":material/grid_on:",
-     "Set a 3x3 filter with sliders and watch it slide over a 5x5 image: each window, the "
-     "products, the sum, the activation, the output map filling in."),
-    ("2 · Live training", "views/training.py", "Train a network", ":material/monitoring:",
-     "Train the lesson's MNIST CNN and watch the loss and accuracy curves arrive while it "
-     "trains; then see the filters it learned and the digits it still gets wrong."),
-    ("3 · Translation invariance", "views/invariance.py", "Compare the networks",
-     ":material/open_with:",
-     "Shift digits a few pixels and compare a flattened network with the CNN — measured, "
-     "with the CNN's limits shown as honestly as its strengths."),
-]  # fmt: skip
+    (
+        "1 · Convolution",
+        "views/convolution.py",
+        "Open the convolution explainer",
+        ":material/grid_on:",
+        "Set a 3x3 filter with sliders and watch it slide over a 5x5 image: each window, the "
+        "products, the sum, the activation, the output map filling in.",
+    ),
+    (
+        "2 · Live training",
+        "views/training.py",
+        "Train a network",
+        ":material/monitoring:",
+        "Train the lesson's MNIST CNN and watch the loss and accuracy curves arrive while it "
+        "trains; then see the filters it learned and the digits it still gets wrong.",
+    ),
+    (
+        "3 · Translation invariance",
+        "views/invariance.py",
+        "Compare the networks",
+        ":material/open_with:",
+        "Shift digits a few pixels and compare a flattened network with the CNN — measured, "
+        "with the CNN's limits shown as honestly as its strengths.",
+    ),
+]
 for col, (title, page, link, icon, text) in zip(st.columns(3), STEPS, strict=True):
     with col:
         st.subheader(title)

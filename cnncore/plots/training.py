@@ -48,13 +48,24 @@ def history_from_metrics(metrics: pd.DataFrame) -> dict:
             prev_lr = row["lr"]
     losses = [float("nan") if v is None else float(v) for v in train["loss"]]
     return {
-        "steps": [int(s) for s in train["step"]], "losses": losses,
-        "val": [{"epoch": int(r["epoch"]), "step": int(r["step"]), "loss": r["loss"],
-                 "accuracy": r["accuracy"]} for r in val.to_dict("records")],
+        "steps": [int(s) for s in train["step"]],
+        "losses": losses,
+        "val": [
+            {
+                "epoch": int(r["epoch"]),
+                "step": int(r["step"]),
+                "loss": r["loss"],
+                "accuracy": r["accuracy"],
+            }
+            for r in val.to_dict("records")
+        ],
         "markers": markers,
-        "test": ({"loss": test["loss"].iloc[-1], "accuracy": test["accuracy"].iloc[-1]}
-                 if len(test) else None),
-    }  # fmt: skip
+        "test": (
+            {"loss": test["loss"].iloc[-1], "accuracy": test["accuracy"].iloc[-1]}
+            if len(test)
+            else None
+        ),
+    }
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
@@ -62,10 +73,12 @@ def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     # the server is two thirds of a figure's build time, which a live panel pays twice a second
     # while the training thread wants the cores (report_html adds one for standalone pages).
     fig.update_layout(
-        title=dict(text=title, x=0.01, font=dict(size=15)), height=height,
-        margin=dict(l=50, r=20, t=50, b=40), hovermode="x unified",
+        title=dict(text=title, x=0.01, font=dict(size=15)),
+        height=height,
+        margin=dict(l=50, r=20, t=50, b=40),
+        hovermode="x unified",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-    )  # fmt: skip
+    )
     return fig
 
 
@@ -109,12 +122,21 @@ def bounded_loss(history: dict, max_points: int = CHART_POINTS) -> dict:
     for step, loss in zip(history["steps"], history["losses"], strict=True):
         series.append(step, loss)
     steps, losses = series.points()
-    return {**history, "steps": steps, "losses": losses, "buckets": series.means(),
-            "batches": len(series)}  # fmt: skip
+    return {
+        **history,
+        "steps": steps,
+        "losses": losses,
+        "buckets": series.means(),
+        "batches": len(series),
+    }
 
 
-def loss_figure(history: dict, smoothing: float = 0.6, log_y: bool = False,
-                title: str = "Training loss per batch") -> go.Figure:  # fmt: skip
+def loss_figure(
+    history: dict,
+    smoothing: float = 0.6,
+    log_y: bool = False,
+    title: str = "Training loss per batch",
+) -> go.Figure:
     """Raw per-batch loss (faint; at most ~2,000 points: each bucket's lowest and highest, so
     spikes stay), its debiased EMA (bold; exact while every batch is its own bucket, then the
     EMA over bucket means), validation loss at each epoch's end, and vertical markers where the
@@ -123,19 +145,41 @@ def loss_figure(history: dict, smoothing: float = 0.6, log_y: bool = False,
     steps, losses = history["steps"], history["losses"]
     mx, means, counts = history["buckets"]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=steps, y=losses, mode="lines", name="loss (raw)",
-                             line=dict(color=COLORS[0], width=1), opacity=0.3,
-                             hovertemplate="%{y:.4f}"))  # fmt: skip
-    fig.add_trace(go.Scatter(x=mx, y=ema_of_buckets(means, counts, smoothing), mode="lines",
-                             name=f"loss (smoothed, w={smoothing:g})",
-                             line=dict(color=COLORS[0], width=2.5), hovertemplate="%{y:.4f}"))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=steps,
+            y=losses,
+            mode="lines",
+            name="loss (raw)",
+            line=dict(color=COLORS[0], width=1),
+            opacity=0.3,
+            hovertemplate="%{y:.4f}",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=mx,
+            y=ema_of_buckets(means, counts, smoothing),
+            mode="lines",
+            name=f"loss (smoothed, w={smoothing:g})",
+            line=dict(color=COLORS[0], width=2.5),
+            hovertemplate="%{y:.4f}",
+        )
+    )
     val = history.get("val") or []
     if val:
-        fig.add_trace(go.Scatter(x=[v["step"] for v in val], y=[v["loss"] for v in val],
-                                 mode="lines+markers", name="validation loss",
-                                 line=dict(color=COLORS[1], width=2), marker=dict(size=9),
-                                 customdata=[v["epoch"] for v in val],
-                                 hovertemplate="%{y:.4f} (epoch %{customdata})"))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=[v["step"] for v in val],
+                y=[v["loss"] for v in val],
+                mode="lines+markers",
+                name="validation loss",
+                line=dict(color=COLORS[1], width=2),
+                marker=dict(size=9),
+                customdata=[v["epoch"] for v in val],
+                hovertemplate="%{y:.4f} (epoch %{customdata})",
+            )
+        )
     _markers(fig, history.get("markers") or [])
     fig.update_xaxes(title="batch", rangemode="tozero")
     fig.update_yaxes(title="cross-entropy loss", type="log" if log_y else "linear")
@@ -146,21 +190,39 @@ def val_figure(history: dict) -> go.Figure:
     """Validation accuracy per epoch (and test accuracy when the run has ended)."""
     val = history.get("val") or []
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[v["epoch"] for v in val], y=[v["accuracy"] for v in val],
-                             mode="lines+markers+text", name="validation accuracy",
-                             text=[f"{v['accuracy']:.1%}" for v in val], textposition="top center",
-                             line=dict(color=COLORS[2], width=2.5), marker=dict(size=10),
-                             hovertemplate="epoch %{x}: %{y:.2%}"))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[v["epoch"] for v in val],
+            y=[v["accuracy"] for v in val],
+            mode="lines+markers+text",
+            name="validation accuracy",
+            text=[f"{v['accuracy']:.1%}" for v in val],
+            textposition="top center",
+            line=dict(color=COLORS[2], width=2.5),
+            marker=dict(size=10),
+            hovertemplate="epoch %{x}: %{y:.2%}",
+        )
+    )
     test = history.get("test")
     if test and test.get("accuracy") is not None:
-        fig.add_hline(y=test["accuracy"], line=dict(color=COLORS[3], dash="dash"),
-                      annotation_text=f"test {test['accuracy']:.2%}",
-                      annotation_position="bottom left")  # fmt: skip
+        fig.add_hline(
+            y=test["accuracy"],
+            line=dict(color=COLORS[3], dash="dash"),
+            annotation_text=f"test {test['accuracy']:.2%}",
+            annotation_position="bottom left",
+        )
     fig.update_xaxes(title="epoch", dtick=1, rangemode="tozero")
     fig.update_yaxes(title="accuracy", tickformat=".0%", range=[0, 1.05])
     if not val:
-        fig.add_annotation(text="appears after the first epoch", showarrow=False, x=0.5, y=0.5,
-                           xref="paper", yref="paper", font=dict(color="#64748b"))  # fmt: skip
+        fig.add_annotation(
+            text="appears after the first epoch",
+            showarrow=False,
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            font=dict(color="#64748b"),
+        )
     return _layout(fig, "Validation accuracy per epoch", 380)
 
 
@@ -179,9 +241,16 @@ def _heatmap(z: torch.Tensor, colorscale: str, symmetric: bool, showscale: bool 
     finite = z[torch.isfinite(z)]
     bound = float(finite.abs().max()) if finite.numel() else 1.0
     zmin, zmax = (-bound, bound) if symmetric else (0.0, max(bound, 1e-6))
-    return go.Heatmap(z=z.numpy(), colorscale=colorscale, zmin=zmin, zmax=zmax,
-                      showscale=showscale, hoverongaps=False,
-                      hovertemplate="%{z:.3f}<extra></extra>", **kw)  # fmt: skip
+    return go.Heatmap(
+        z=z.numpy(),
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        showscale=showscale,
+        hoverongaps=False,
+        hovertemplate="%{z:.3f}<extra></extra>",
+        **kw,
+    )
 
 
 def filters_figure(filters: torch.Tensor, caption: str = "", step: int | None = None) -> go.Figure:
@@ -197,8 +266,12 @@ def filters_figure(filters: torch.Tensor, caption: str = "", step: int | None = 
     return fig
 
 
-def feature_maps_figure(maps: list[tuple[str, torch.Tensor]], image: torch.Tensor | None = None,
-                        label: str = "", max_channels: int = 8) -> go.Figure:  # fmt: skip
+def feature_maps_figure(
+    maps: list[tuple[str, torch.Tensor]],
+    image: torch.Tensor | None = None,
+    label: str = "",
+    max_channels: int = 8,
+) -> go.Figure:
     """The chosen digit, then the first ``max_channels`` channels after each layer, one row per
     layer, each row scaled to its own maximum (bright = strong activation). ``maps``: (name,
     float [C, H, W]). One heatmap, so it is cheap enough to redraw while training."""
@@ -220,11 +293,27 @@ def feature_maps_figure(maps: list[tuple[str, torch.Tensor]], image: torch.Tenso
         padded[:, : r.shape[1]] = r
         parts += [padded, torch.full((gap, width), float("nan"))]
     z = torch.cat(parts[:-1])
-    fig = go.Figure(go.Heatmap(z=z.numpy(), colorscale="Viridis", zmin=0, zmax=1, showscale=False,
-                               hoverongaps=False, hovertemplate="%{z:.2f}<extra></extra>"))  # fmt: skip
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.numpy(),
+            colorscale="Viridis",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hoverongaps=False,
+            hovertemplate="%{z:.2f}<extra></extra>",
+        )
+    )
     for top, name in zip(tops, names, strict=True):
-        fig.add_annotation(x=-0.5, y=top - 0.5, text=name, showarrow=False, xanchor="left",
-                           yanchor="bottom", font=dict(size=11, color="#334155"))  # fmt: skip
+        fig.add_annotation(
+            x=-0.5,
+            y=top - 0.5,
+            text=name,
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            font=dict(size=11, color="#334155"),
+        )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     fig.update_xaxes(visible=False, constrain="domain")
     fig = _layout(fig, "Feature maps of one digit", 460)
@@ -235,10 +324,18 @@ def feature_maps_figure(maps: list[tuple[str, torch.Tensor]], image: torch.Tenso
 def confusion_figure(confusion: torch.Tensor, classes: tuple[str, ...]) -> go.Figure:
     """Rows: true class, columns: predicted; counts in the cells, the diagonal is correct."""
     z = confusion.tolist()
-    fig = go.Figure(go.Heatmap(
-        z=z, x=list(classes), y=list(classes), colorscale="Blues", text=z, texttemplate="%{text}",
-        hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False,
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(classes),
+            y=list(classes),
+            colorscale="Blues",
+            text=z,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+            showscale=False,
+        )
+    )
     fig.update_xaxes(title="predicted", type="category", side="top")
     fig.update_yaxes(title="true", type="category", autorange="reversed")
     fig = _layout(fig, "Confusion matrix (test set)", 420)
@@ -247,19 +344,29 @@ def confusion_figure(confusion: torch.Tensor, classes: tuple[str, ...]) -> go.Fi
 
 
 def per_class_figure(per_class: pd.DataFrame) -> go.Figure:
-    fig = go.Figure(go.Bar(
-        x=per_class["class"].astype(str), y=per_class["accuracy"], marker_color=COLORS[0],
-        text=[f"{a:.0%}" for a in per_class["accuracy"]], textposition="outside",
-        customdata=per_class[["correct", "images"]].values,
-        hovertemplate="%{x}: %{y:.1%} (%{customdata[0]} of %{customdata[1]})<extra></extra>",
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=per_class["class"].astype(str),
+            y=per_class["accuracy"],
+            marker_color=COLORS[0],
+            text=[f"{a:.0%}" for a in per_class["accuracy"]],
+            textposition="outside",
+            customdata=per_class[["correct", "images"]].values,
+            hovertemplate="%{x}: %{y:.1%} (%{customdata[0]} of %{customdata[1]})<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="class", type="category")
     fig.update_yaxes(title="accuracy", tickformat=".0%", range=[0, 1.1])
     return _layout(fig, "Accuracy per class (test set)", 420)
 
 
-def mistakes_figure(images: torch.Tensor, labels: list[int], probs: torch.Tensor,
-                    classes: tuple[str, ...], cols: int = 6) -> go.Figure:  # fmt: skip
+def mistakes_figure(
+    images: torch.Tensor,
+    labels: list[int],
+    probs: torch.Tensor,
+    classes: tuple[str, ...],
+    cols: int = 6,
+) -> go.Figure:
     """Misclassified digits (uint8 [K, 1, 28, 28]) each over a bar chart of its predicted
     probabilities (red: the wrong guess, green: the true class)."""
     k = len(labels)
@@ -282,8 +389,14 @@ def mistakes_figure(images: torch.Tensor, labels: list[int], probs: torch.Tensor
             else:
                 titles.append("")
         titles += [""] * cols
-    fig = make_subplots(rows=2 * rows, cols=cols, subplot_titles=titles, vertical_spacing=0.06,
-                        horizontal_spacing=0.03, row_heights=[0.62, 0.38] * rows)  # fmt: skip
+    fig = make_subplots(
+        rows=2 * rows,
+        cols=cols,
+        subplot_titles=titles,
+        vertical_spacing=0.06,
+        horizontal_spacing=0.03,
+        row_heights=[0.62, 0.38] * rows,
+    )
     for i in range(k):
         r, c = divmod(i, cols)
         fig.add_trace(
@@ -291,13 +404,28 @@ def mistakes_figure(images: torch.Tensor, labels: list[int], probs: torch.Tensor
         )
         p = probs[i].tolist()
         guess = max(range(len(p)), key=p.__getitem__)
-        color = [COLORS[2] if j == labels[i] else COLORS[1] if j == guess else "#94a3b8"
-                 for j in range(len(p))]  # fmt: skip
-        fig.add_trace(go.Bar(x=list(classes), y=p, marker_color=color, showlegend=False,
-                             hovertemplate="%{x}: %{y:.1%}<extra></extra>"),
-                      row=2 * r + 2, col=c + 1)  # fmt: skip
-        fig.update_yaxes(autorange="reversed", visible=False, scaleanchor=f"x{2 * r * cols + c + 1}",
-                         row=2 * r + 1, col=c + 1)  # fmt: skip
+        color = [
+            COLORS[2] if j == labels[i] else COLORS[1] if j == guess else "#94a3b8"
+            for j in range(len(p))
+        ]
+        fig.add_trace(
+            go.Bar(
+                x=list(classes),
+                y=p,
+                marker_color=color,
+                showlegend=False,
+                hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            ),
+            row=2 * r + 2,
+            col=c + 1,
+        )
+        fig.update_yaxes(
+            autorange="reversed",
+            visible=False,
+            scaleanchor=f"x{2 * r * cols + c + 1}",
+            row=2 * r + 1,
+            col=c + 1,
+        )
         fig.update_xaxes(visible=False, row=2 * r + 1, col=c + 1)
         fig.update_yaxes(range=[0, 1], visible=False, row=2 * r + 2, col=c + 1)
         fig.update_xaxes(type="category", tickfont=dict(size=8), row=2 * r + 2, col=c + 1)
@@ -307,22 +435,47 @@ def mistakes_figure(images: torch.Tensor, labels: list[int], probs: torch.Tensor
     return fig
 
 
-def overlay_figure(runs: list[tuple[str, pd.DataFrame]], smoothing: float = 0.6,
-                   log_y: bool = False) -> go.Figure:  # fmt: skip
+def overlay_figure(
+    runs: list[tuple[str, pd.DataFrame]], smoothing: float = 0.6, log_y: bool = False
+) -> go.Figure:
     """Smoothed training loss of several runs (left) and their validation accuracy (right)."""
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
-                        subplot_titles=("training loss (smoothed)", "validation accuracy"))  # fmt: skip
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.62, 0.38],
+        subplot_titles=("training loss (smoothed)", "validation accuracy"),
+    )
     for i, (name, metrics) in enumerate(runs):
         h = bounded_loss(history_from_metrics(metrics))
         color = COLORS[i % len(COLORS)]
         mx, means, counts = h["buckets"]
-        fig.add_trace(go.Scatter(x=mx, y=ema_of_buckets(means, counts, smoothing), name=name,
-                                 mode="lines", line=dict(color=color, width=2), legendgroup=name,
-                                 hovertemplate="%{y:.4f}"), row=1, col=1)  # fmt: skip
-        fig.add_trace(go.Scatter(x=[v["epoch"] for v in h["val"]],
-                                 y=[v["accuracy"] for v in h["val"]], name=name,
-                                 mode="lines+markers", line=dict(color=color), legendgroup=name,
-                                 showlegend=False, hovertemplate="%{y:.2%}"), row=1, col=2)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=mx,
+                y=ema_of_buckets(means, counts, smoothing),
+                name=name,
+                mode="lines",
+                line=dict(color=color, width=2),
+                legendgroup=name,
+                hovertemplate="%{y:.4f}",
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[v["epoch"] for v in h["val"]],
+                y=[v["accuracy"] for v in h["val"]],
+                name=name,
+                mode="lines+markers",
+                line=dict(color=color),
+                legendgroup=name,
+                showlegend=False,
+                hovertemplate="%{y:.2%}",
+            ),
+            row=1,
+            col=2,
+        )
     fig.update_xaxes(title="batch", row=1, col=1)
     fig.update_xaxes(title="epoch", dtick=1, row=1, col=2)
     fig.update_yaxes(type="log" if log_y else "linear", row=1, col=1)
@@ -336,8 +489,10 @@ def overlay_figure(runs: list[tuple[str, pd.DataFrame]], smoothing: float = 0.6,
 def report_html(title: str, facts: dict, figures: list[go.Figure]) -> str:
     """A standalone HTML page (plotly.js embedded once, so it works offline) with a table of
     ``facts`` and the figures."""
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-                   for k, v in facts.items())  # fmt: skip
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in facts.items()
+    )
     parts = [
         fig.update_layout(template="plotly_white").to_html(
             full_html=False, include_plotlyjs=(i == 0)
@@ -359,9 +514,13 @@ def run_report_html(info, metrics: pd.DataFrame, model, data) -> str:
     from cnncore.analysis import evaluate_split, first_layer_filters
 
     history = history_from_metrics(metrics)
-    facts = {"run": info.id, "name": info.name, "created": info.created,
-             **{k: v for k, v in (info.config or {}).items()},
-             **{k: v for k, v in (info.summary or {}).items() if v is not None}}  # fmt: skip
+    facts = {
+        "run": info.id,
+        "name": info.name,
+        "created": info.created,
+        **{k: v for k, v in (info.config or {}).items()},
+        **{k: v for k, v in (info.summary or {}).items() if v is not None},
+    }
     figures = [loss_figure(history), val_figure(history)]
     filters, caption = first_layer_filters(model)
     figures.append(filters_figure(filters, caption))
