@@ -646,7 +646,7 @@ if runs:
             "fp32: the same losses); `python FILE.py --max-batches 5` is a quick try. Every run "
             "also has TensorBoard event files: `tensorboard --logdir runs`."
         )
-    publish_button(target)
+        publish_button(target)
 show_message("manage")
 
 
