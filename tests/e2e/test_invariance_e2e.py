@@ -103,6 +103,7 @@ def test_circular_shifts_make_the_circular_model_fully_consistent(page):
     assert not re.search(r"fcnet · [\d,]+ parameters · clean [\d.]+% · C\(2\) 100\.0%", main)
     assert "global average" in main and "flatten + Linear" in main
     assert page.errors == []
+    page.screenshot(path=ARTIFACTS / "invariance-circular.png", full_page=True)
 
 
 # the screen position of pixel (row, col) in map ``cell`` (1-based, row-major) of the
