@@ -168,19 +168,19 @@ class ConvStep:
     value: float  # activation(pre_activation)
     activation: str
 
+    def _terms(self, ch: int) -> str:
+        """Channel ``ch``'s products written out: ``w·x + w·x + …``."""
+        pairs = zip(
+            self.kernel[ch].flatten().tolist(), self.patch[ch].flatten().tolist(), strict=True
+        )
+        return " + ".join(f"{fmt(w)}·{fmt(x)}" for w, x in pairs)
+
     def equation(self, channel_names: tuple[str, ...] | None = None) -> str:
         """The step as text, e.g. ``1·1 + (−1)·0 + … + 0 = 3`` (every term written out)."""
         lines = []
         c = self.patch.shape[0]
         for ch in range(c):
-            terms = " + ".join(
-                f"{fmt(w)}·{fmt(x)}"
-                for w, x in zip(
-                    self.kernel[ch].flatten().tolist(),
-                    self.patch[ch].flatten().tolist(),
-                    strict=False,
-                )
-            )
+            terms = self._terms(ch)
             s = fmt(float(self.channel_sums[ch]), paren=False)
             name = (channel_names[ch] if channel_names else f"channel {ch}") + ": "
             lines.append(f"{name if c > 1 else ''}{terms} = {s}")
@@ -204,14 +204,7 @@ class ConvStep:
         c = self.patch.shape[0]
         lines = []
         for ch in range(c):
-            terms = " + ".join(
-                f"{fmt(w)}·{fmt(x)}"
-                for w, x in zip(
-                    self.kernel[ch].flatten().tolist(),
-                    self.patch[ch].flatten().tolist(),
-                    strict=True,
-                )
-            )
+            terms = self._terms(ch)
             name = (channel_names[ch] if channel_names else f"channel {ch}") + ": "
             lines.append(f"{name if c > 1 else ''}{terms}" + (" = ?" if c > 1 else ""))
         if c > 1:
