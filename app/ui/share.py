@@ -1,9 +1,9 @@
 """Share a view by link: a page's settings live in the URL's query string.
 
 ``restore`` runs once per page per session, before the page creates its widgets: valid values of
-the link go into ``st.session_state`` and the ignored ones are named in one line. ``publish``
-writes the current settings back into the URL after every run, so the address bar is always a
-link to what the visitor sees. ``copy_link_button`` copies that address.
+the link go into ``st.session_state`` and the ignored ones are named in one line that stays
+until dismissed. ``publish`` writes the current settings back into the URL after every run, so
+the address bar is always a link to what the visitor sees. ``copy_link_button`` copies that address.
 """
 
 from __future__ import annotations
@@ -76,9 +76,14 @@ def restore(
 
 
 def ignored_notice(page: str) -> None:
-    """Say (once) which values of the opened link were ignored."""
-    if message := SS.pop(f"_link_ignored_{page}", None):
+    """Say which values of the opened link were ignored, until the visitor dismisses it.
+
+    The notice stays on every rerun: a first run that a widget interrupts must not lose it.
+    """
+    key = f"_link_ignored_{page}"
+    if message := SS.get(key):
         st.warning(message, icon=":material/link_off:")
+        st.button("Dismiss", key=f"_link_dismiss_{page}", on_click=SS.pop, args=(key, None))
 
 
 def publish(fields: list[links.Field], values: dict[str, Any]) -> None:

@@ -83,7 +83,11 @@ def test_hand_edited_link_falls_back_and_says_which_values():
     assert selected(at, "Stride") == 1 and selected(at, "Activation") == "none"
     assert tuple(at.session_state["cv_kernel"].shape) == (1, 3, 3)  # the preset, not 3x3x3
     at.run()
-    assert not at.warning, "the notice is said once, not on every rerun"
+    assert len(at.warning) == 1, "the notice stays when a rerun interrupts the first run"
+    at.button(key="_link_dismiss_convolution").click().run()
+    assert not at.warning, "dismissed, it is gone"
+    at.run()
+    assert not at.warning
 
 
 TRAIN = "views/training.py"

@@ -55,3 +55,6 @@ def test_a_hand_edited_link_says_what_it_ignored(page):
     notice.wait_for(timeout=30_000)
     text = notice.inner_text()
     assert "stride:" in text and "act:" in text and "input:" in text
+    page.get_by_role("button", name="Dismiss").click()
+    notice.wait_for(state="detached", timeout=30_000)
+    assert_no_exception(page)
