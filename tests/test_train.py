@@ -110,3 +110,35 @@ def test_evaluate_and_predict_proba(tiny_data):
     assert 0 <= acc <= 1 and loss > 0
     probs = predict_proba(result.model, tiny_data.test.images[:7])
     assert probs.shape == (7, 10) and torch.allclose(probs.sum(1), torch.ones(7), atol=1e-5)
+
+
+# ------------------------------------------------------------------------------ speed path
+def test_first_convolution_trains_through_the_im2col_path_with_torchs_numbers():
+    """prepare_model swaps the one-channel first convolution for OneChannelConv2d on CPU; its
+    forward values and gradients are nn.Conv2d's (the oracle) up to float rounding."""
+    from torch import nn
+
+    from cnncore.models import build_model
+    from cnncore.train import OneChannelConv2d, init_weights, prepare_model
+
+    gen = torch.Generator().manual_seed(0)
+    oracle = init_weights(build_model("convnet"), gen)
+    fast = prepare_model(
+        init_weights(build_model("convnet"), torch.Generator().manual_seed(0)), torch.device("cpu")
+    )
+    kinds = [type(m) for m in fast.modules() if isinstance(m, nn.Conv2d)]
+    assert kinds == [OneChannelConv2d, nn.Conv2d]  # only the one-channel layer changes
+    assert fast.state_dict().keys() == oracle.state_dict().keys()
+    x = torch.rand(37, 1, 28, 28, generator=gen)
+    y = torch.randint(0, 10, (37,), generator=gen)
+    grads = []
+    for model in (oracle, fast):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+        with torch.no_grad():
+            grads[-1].append(model(x))
+    for a, b in zip(*grads, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+    first = fast.conv_layers[0]
+    assert first(x).grad_fn is not None and "SlowConv2D" in type(first(x).grad_fn).__name__
