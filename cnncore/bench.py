@@ -14,7 +14,7 @@ import torch
 
 from cnncore.data import Dataset, Split, load_data, read_idx_folder
 from cnncore.models import build_model, count_parameters
-from cnncore.train import TrainConfig, Trainer, evaluate, init_weights
+from cnncore.train import TrainConfig, Trainer, evaluate, init_weights, prepare_model
 
 
 def write_idx(path: Path, array: torch.Tensor) -> None:
@@ -63,7 +63,9 @@ def notebook_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) ->
             tmp, train=True, transform=transforms.ToTensor(), download=False
         )
         gen = torch.Generator().manual_seed(seed)
-        model = init_weights(build_model("convnet"), gen)
+        # The Trainer's model preparation too (its faster first convolution): the two sides
+        # then differ in the data pipeline only, not in how the model's layers compute.
+        model = prepare_model(init_weights(build_model("convnet"), gen), torch.device("cpu"))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         criterion = torch.nn.CrossEntropyLoss()
         # The loader draws its own base seed per epoch: give it a generator of its own.
