@@ -150,14 +150,16 @@ def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
     return model
 
 
-class OneChannelConv2d(nn.Conv2d):
-    """A convolution over a one-channel image (the ConvNets' first layer) that trains faster on
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` for a one-channel image (the ConvNets' first layer) that trains faster on
     CPU: while gradients are being taken, in fp32 and without autocast, it runs PyTorch's own
     im2col + GEMM convolution (``thnn_conv2d``, the one PyTorch uses when oneDNN is off) instead
     of oneDNN, whose training-mode kernel for a single input channel is slow on AVX2 CPUs.
     Measured on a 2-core AMD EPYC (forward + backward of 256 images, best of 9): 12.0 vs 18.3 ms
     on 1 thread, 7.3 vs 11.7 ms on 2. Same sums, other order: results equal up to float
-    rounding. Evaluation (no gradients) keeps oneDNN, which is the faster one there."""
+    rounding. Evaluation (no gradients) keeps oneDNN, which is the faster one there. Named
+    ``Conv2d`` like its parent, so what names layers by class (feature maps, the pages) sees
+    the same layer as before."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (
@@ -178,14 +180,14 @@ class OneChannelConv2d(nn.Conv2d):
 
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
     """The model on ``device``, in the layout that trains fastest there: the first convolution
-    (one input channel) trains through ``OneChannelConv2d`` on CPU. Measured on a 2-core AMD
+    (one input channel) trains through ``cnncore.train.Conv2d`` on CPU. Measured on a 2-core AMD
     EPYC and not kept: channels_last (whole model, or the second convolution only: faster
     convolutions in isolation, but the layout conversions around them and ReLU's backward
     over mixed layouts cost as much as they saved)."""
     if device.type == "cpu" and hasattr(torch._C._nn, "thnn_conv2d"):
         for m in model.modules():
             if type(m) is nn.Conv2d and m.in_channels == 1:
-                m.__class__ = OneChannelConv2d
+                m.__class__ = Conv2d
     return model.to(device)
 
 

@@ -114,12 +114,12 @@ def test_evaluate_and_predict_proba(tiny_data):
 
 # ------------------------------------------------------------------------------ speed path
 def test_first_convolution_trains_through_the_im2col_path_with_torchs_numbers():
-    """prepare_model swaps the one-channel first convolution for OneChannelConv2d on CPU; its
+    """prepare_model swaps the one-channel first convolution for cnncore.train.Conv2d on CPU; its
     forward values and gradients are nn.Conv2d's (the oracle) up to float rounding."""
     from torch import nn
 
     from cnncore.models import build_model
-    from cnncore.train import OneChannelConv2d, init_weights, prepare_model
+    from cnncore.train import Conv2d, init_weights, prepare_model
 
     gen = torch.Generator().manual_seed(0)
     oracle = init_weights(build_model("convnet"), gen)
@@ -127,8 +127,10 @@ def test_first_convolution_trains_through_the_im2col_path_with_torchs_numbers():
         init_weights(build_model("convnet"), torch.Generator().manual_seed(0)), torch.device("cpu")
     )
     kinds = [type(m) for m in fast.modules() if isinstance(m, nn.Conv2d)]
-    assert kinds == [OneChannelConv2d, nn.Conv2d]  # only the one-channel layer changes
+    assert kinds == [Conv2d, nn.Conv2d]  # only the one-channel layer changes
     assert fast.state_dict().keys() == oracle.state_dict().keys()
+    names = [name for name, _ in fast.feature_maps(torch.zeros(1, 1, 28, 28))]
+    assert names == [name for name, _ in oracle.feature_maps(torch.zeros(1, 1, 28, 28))]
     x = torch.rand(37, 1, 28, 28, generator=gen)
     y = torch.randint(0, 10, (37,), generator=gen)
     grads = []
