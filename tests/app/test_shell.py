@@ -55,7 +55,8 @@ def test_no_page_relies_on_streamlit_magic():
     for script in scripts:
         for node in ast.walk(ast.parse(script.read_text())):
             for field in ("body", "orelse", "finalbody"):
-                for i, stmt in enumerate(getattr(node, field, None) or []):
+                stmts = getattr(node, field, None)
+                for i, stmt in enumerate(stmts if isinstance(stmts, list) else []):
                     if not isinstance(stmt, ast.Expr) or isinstance(
                         stmt.value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)
                     ):
