@@ -309,5 +309,10 @@ export default function (component) {
   }
   s.i = Math.max(0, Math.min(s.i, maxIndex(s)));
   render(s);
-  return () => stop(s, false);
+  // Streamlit also calls this cleanup for a call that newer data overtook while it was loading;
+  // stopping Play then would leave the timer dead and the button saying Pause. Only a stepper
+  // that has left the page stops.
+  return () => {
+    if (!parentElement.isConnected) stop(s, false);
+  };
 }

@@ -7,6 +7,7 @@ and the stepper's payload is cached by its inputs. Stepping itself happens in th
 import streamlit as st
 
 from app.ui import share
+from app.ui.codeblock import code_block
 from app.ui.conv_widgets import grid_editor, kernel_sliders, set_kernel
 from app.ui.data import current_dataset
 from app.ui.heatmaps import heatmaps
@@ -366,7 +367,7 @@ def explore() -> None:
 
     st.subheader("Verify with PyTorch")
     code, _, diff = verified(fingerprint, steps)
-    st.code(code, language="python", wrap_lines=True)
+    code_block(code, key="cv_torch_code")
     if diff < 1e-5:
         st.success(f"PyTorch gives the same {size[0]}x{size[1]} map (max |difference| {diff:.1e}).")
     else:

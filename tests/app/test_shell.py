@@ -1,6 +1,12 @@
 """AppTest of the shell: the entry script, the sidebar and the home page."""
 
+import ast
+import tomllib
+from pathlib import Path
+
 from tests.app.conftest import open_page
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_home_renders_story_and_loaded_data():
@@ -37,3 +43,25 @@ def test_idx_folders_under_the_data_folder_are_offered_and_load(tmp_path, monkey
     assert not at.exception and not at.sidebar.error
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "100 train / 20 validation / 30 test" in captions
+
+
+def test_no_page_relies_on_streamlit_magic():
+    """.streamlit/config.toml turns "magic" off (it slowed first visits): a bare expression in a
+    page would then silently show nothing, so there must be none (docstrings aside)."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["magicEnabled"] is False
+    scripts = [ROOT / "app" / "streamlit_app.py", *sorted((ROOT / "app" / "views").glob("*.py"))]
+    bare = []
+    for script in scripts:
+        for node in ast.walk(ast.parse(script.read_text())):
+            for field in ("body", "orelse", "finalbody"):
+                stmts = getattr(node, field, None)
+                for i, stmt in enumerate(stmts if isinstance(stmts, list) else []):
+                    if not isinstance(stmt, ast.Expr) or isinstance(
+                        stmt.value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)
+                    ):
+                        continue
+                    docstring = i == 0 and field == "body" and isinstance(stmt.value, ast.Constant)
+                    if not (docstring and isinstance(stmt.value.value, str)):
+                        bare.append(f"{script.name}:{stmt.lineno}")
+    assert len(scripts) >= 5 and not bare, f"bare expressions that magic would have shown: {bare}"

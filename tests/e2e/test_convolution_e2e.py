@@ -69,9 +69,13 @@ def test_play_step_scrub_and_filter_in_every_order_tell_one_story(page):
         before = seen(page)["head"]
         press(page, "▶ Play")
         page.wait_for_timeout(600)
-        if before < N:  # Play starts from the current step and moves on
-            after = seen(page)["head"]
-            assert after > before, f"Play did not move on from step {before}"
+        if before < N:  # Play starts from the current step and moves on (later on a busy machine)
+            for _ in range(50):
+                if seen(page)["head"] > before:
+                    break
+                page.wait_for_timeout(200)
+            else:
+                raise AssertionError(f"Play did not move on from step {before} within 10 s")
         if stepper(page).get_by_role("button", name="❚❚ Pause").count():
             press(page, "❚❚ Pause")
 
