@@ -1,0 +1,119 @@
+// Rows of feature maps (e.g. a digit's, the shifted digit's, their difference) drawn on canvases:
+// one canvas per map, a title per column, a name per row, the value under the pointer shown
+// beneath, the chosen pixel outlined. A click on a map of a clickable row sends
+// {panel, column, row, col} as the "click" trigger. Data: {columns: [title], pick: {panel,
+// column, row, col} | null, rows: [{name, panel, clickable, colorscale: [[t, "rgb(r,g,b)"]],
+// lo, hi, maps: [[[v | null]]]}]}; null = undefined (drawn grey).
+
+const UNDEFINED = [203, 213, 225]; // #cbd5e1
+
+function parseScale(colorscale) {
+  return colorscale.map(([t, c]) => [t, (c.match(/\d+/g) || [0, 0, 0]).slice(0, 3).map(Number)]);
+}
+
+function colour(stops, lo, hi, v) {
+  if (v === null || v === undefined) return UNDEFINED;
+  const t = Math.min(1, Math.max(0, hi > lo ? (v - lo) / (hi - lo) : 0.5));
+  for (let j = 1; j < stops.length; j++) {
+    const [t0, c0] = stops[j - 1];
+    const [t1, c1] = stops[j];
+    if (t <= t1) {
+      const f = t1 > t0 ? (t - t0) / (t1 - t0) : 0;
+      return c0.map((a, k) => Math.round(a + f * (c1[k] - a)));
+    }
+  }
+  return stops[stops.length - 1][1];
+}
+
+function paint(canvas, map, stops, lo, hi, outline) {
+  const rows = map.length;
+  const cols = map[0].length;
+  const scale = 8; // canvas pixels per map pixel: room for a crisp outline
+  canvas.width = cols * scale;
+  canvas.height = rows * scale;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(cols, rows);
+  map.forEach((vals, r) =>
+    vals.forEach((v, c) => {
+      img.data.set([...colour(stops, lo, hi, v), 255], 4 * (r * cols + c));
+    }),
+  );
+  const small = document.createElement("canvas");
+  small.width = cols;
+  small.height = rows;
+  small.getContext("2d").putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+  if (outline) {
+    ctx.strokeStyle = "#dc2626";
+    ctx.lineWidth = 3;
+    ctx.strokeRect(outline.col * scale + 1.5, outline.row * scale + 1.5, scale - 3, scale - 3);
+  }
+}
+
+function pixelAt(canvas, map, e) {
+  const rect = canvas.getBoundingClientRect();
+  const rows = map.length;
+  const cols = map[0].length;
+  const c = Math.floor(((e.clientX - rect.left) / rect.width) * cols);
+  const r = Math.floor(((e.clientY - rect.top) / rect.height) * rows);
+  return r >= 0 && r < rows && c >= 0 && c < cols ? [r, c] : null;
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let box = parentElement.querySelector(".fmaps");
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "fmaps";
+    parentElement.appendChild(box);
+  }
+  const n = data.columns.length;
+  box.style.gridTemplateColumns = `repeat(${n}, minmax(0, 1fr)) auto`;
+  box.replaceChildren();
+  data.columns.forEach((title) => {
+    const head = document.createElement("div");
+    head.className = "col-title";
+    head.textContent = title;
+    box.appendChild(head);
+  });
+  box.appendChild(document.createElement("div"));
+  const readout = document.createElement("div");
+  readout.className = "readout";
+  readout.textContent = "\u00a0";
+  data.rows.forEach((row) => {
+    const stops = parseScale(row.colorscale);
+    row.maps.forEach((map, j) => {
+      const canvas = document.createElement("canvas");
+      const pick = data.pick;
+      const mine = pick && pick.panel === row.panel && pick.column === j;
+      paint(canvas, map, stops, row.lo, row.hi, mine ? pick : null);
+      if (row.clickable) canvas.classList.add("clickable");
+      canvas.setAttribute("data-panel", row.panel);
+      canvas.setAttribute("data-column", String(j));
+      canvas.onmousemove = (e) => {
+        const at = pixelAt(canvas, map, e);
+        if (!at) return;
+        const v = map[at[0]][at[1]];
+        const shown = v === null ? "undefined (uncovered by the shift)" : v.toFixed(3);
+        const hint = row.clickable ? " (click for its arithmetic)" : "";
+        readout.textContent = `${row.name}, ${data.columns[j]}, pixel (${at[0]}, ${at[1]}): ${shown}${hint}`;
+      };
+      canvas.onmouseleave = () => {
+        readout.textContent = "\u00a0";
+      };
+      if (row.clickable) {
+        canvas.onclick = (e) => {
+          const at = pixelAt(canvas, map, e);
+          if (at) setTriggerValue("click", { panel: row.panel, column: j, row: at[0], col: at[1] });
+        };
+      }
+      box.appendChild(canvas);
+    });
+    const name = document.createElement("div");
+    name.className = "row-name";
+    name.textContent = row.name;
+    box.appendChild(name);
+  });
+  box.appendChild(readout);
+}
