@@ -56,10 +56,11 @@ def test_the_difference_row_has_its_nan_strip_and_the_pick_is_outlined(digit):
     assert all(row[:3] == [None] * 3 for row in diff["maps"][0])  # dx = 3: the left strip
     assert diff["lo"] == -eq["scale"] and diff["hi"] == eq["scale"]
     pick = plots.MapPixel("shifted", 2, top[4], 7, 9)
-    shown = plots.equivariance_payload(eq, pick)["pick"]
-    assert shown == {"panel": "shifted", "column": 4, "row": 7, "col": 9}
+    rows = plots.equivariance_payload(eq, pick)["rows"]
+    assert rows[1]["outlines"] == [None] * 4 + [{"row": 7, "col": 9}, None]
+    assert "outlines" not in rows[0] and "outlines" not in rows[2]
     hidden = plots.MapPixel("shifted", 2, next(c for c in range(32) if c not in top), 7, 9)
-    assert plots.equivariance_payload(eq, hidden)["pick"] is None
+    assert all("outlines" not in r for r in plots.equivariance_payload(eq, hidden)["rows"])
 
 
 @pytest.mark.parametrize(
@@ -122,3 +123,39 @@ def test_the_circular_model_is_not_written_out(digit):
         receptive_field_arithmetic(model, digit, 2, 0, 0, 0)
     assert arithmetic_supported(build_model("convnet"))
     assert not arithmetic_supported(build_model("fcnet"))
+
+
+def test_digit_and_hidden_unit_pictures_draw_the_numbers_they_are_given(digit):
+    pic = plots.digit_payload(digit, "shifted by (1, 2)")
+    assert pic["columns"] == ["shifted by (1, 2)"]
+    assert pic["rows"][0]["maps"][0] == digit[0].to(torch.int64).tolist()
+    assert (pic["rows"][0]["lo"], pic["rows"][0]["hi"]) == (0, 255)
+    as_float = plots.digit_payload(digit.float() / 255)["rows"][0]["maps"][0]
+    assert as_float == digit[0].to(torch.int64).tolist()  # [0, 1] floats drawn as 0-255
+
+    torch.manual_seed(0)
+    fc = build_model("fcnet").eval()
+    from cnncore.data import to_float
+
+    h0 = fc.hidden_activations(to_float(digit[None]))[0].detach()
+    h1 = fc.hidden_activations(inv.shift_images(to_float(digit[None]), 3, 0))[0].detach()
+    pic = plots.hidden_payload(h0, h1)
+    maps = pic["rows"][0]["maps"]
+    assert len(maps) == 2 and len(maps[0]) * len(maps[0][0]) == fc.hidden == 176
+    flat = [v for row in maps[1] for v in row]
+    assert flat == pytest.approx([round(v, 3) for v in h1.tolist()], abs=1e-9)
+    assert pic["rows"][0]["hi"] == pytest.approx(float(max(h0.max(), h1.max())))
+
+
+def test_the_receptive_field_picture_outlines_the_field_and_the_pixel(digit):
+    from cnncore.plots import arithmetic as arith_plots
+
+    model, eq = _eq("convnet", digit)
+    pick = plots.chosen_pixel(eq, {"panel": "original", "column": 1, "row": 4, "col": 7})
+    a = receptive_field_arithmetic(model, digit, pick.layer, pick.channel, pick.row, pick.col)
+    fmap = eq["original"][pick.channel]
+    row = arith_plots.field_payload(digit, fmap, "conv 2", a)["rows"][0]
+    assert row["outlines"] == [{"row": 4, "col": 7, "size": 9}, {"row": 4, "col": 7}]
+    assert row["maps"][0] == digit[0].to(torch.int64).tolist()
+    assert row["maps"][1][4][7] == pytest.approx(round(float(fmap[4, 7]), 3), abs=1e-9)
+    assert row["scales"][1]["hi"] == pytest.approx(float(fmap.max()))

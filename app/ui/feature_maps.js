@@ -1,9 +1,10 @@
 // Rows of feature maps (e.g. a digit's, the shifted digit's, their difference) drawn on canvases:
 // one canvas per map, a title per column, a name per row, the value under the pointer shown
-// beneath, the chosen pixel outlined. A click on a map of a clickable row sends
-// {panel, column, row, col} as the "click" trigger. Data: {columns: [title], pick: {panel,
-// column, row, col} | null, rows: [{name, panel, clickable, colorscale: [[t, "rgb(r,g,b)"]],
-// lo, hi, maps: [[[v | null]]]}]}; null = undefined (drawn grey).
+// beneath, outlined boxes (a chosen pixel, a receptive field). A click on a map of a clickable
+// row sends {panel, column, row, col} as the "click" trigger. Data: {columns: [title],
+// rows: [{name, panel, clickable, colorscale: [[t, "rgb(r,g,b)"]], lo, hi,
+// maps: [[[v | null]]], outlines: [{row, col, size} | null], scales: [{colorscale, lo, hi}]
+// (the last two optional, per map)}]}; null = undefined (drawn grey).
 
 const UNDEFINED = [203, 213, 225]; // #cbd5e1
 
@@ -47,7 +48,8 @@ function paint(canvas, map, stops, lo, hi, outline) {
   if (outline) {
     ctx.strokeStyle = "#dc2626";
     ctx.lineWidth = 3;
-    ctx.strokeRect(outline.col * scale + 1.5, outline.row * scale + 1.5, scale - 3, scale - 3);
+    const size = (outline.size || 1) * scale;
+    ctx.strokeRect(outline.col * scale + 1.5, outline.row * scale + 1.5, size - 3, size - 3);
   }
 }
 
@@ -82,12 +84,12 @@ export default function (component) {
   readout.className = "readout";
   readout.textContent = "\u00a0";
   data.rows.forEach((row) => {
-    const stops = parseScale(row.colorscale);
     row.maps.forEach((map, j) => {
+      const own = (row.scales || [])[j] || row; // a map's own colour scale, else the row's
+      const stops = parseScale(own.colorscale);
       const canvas = document.createElement("canvas");
-      const pick = data.pick;
-      const mine = pick && pick.panel === row.panel && pick.column === j;
-      paint(canvas, map, stops, row.lo, row.hi, mine ? pick : null);
+      canvas.style.aspectRatio = `${map[0].length} / ${map.length}`;
+      paint(canvas, map, stops, own.lo, own.hi, (row.outlines || [])[j] || null);
       if (row.clickable) canvas.classList.add("clickable");
       canvas.setAttribute("data-panel", row.panel);
       canvas.setAttribute("data-column", String(j));
@@ -95,9 +97,10 @@ export default function (component) {
         const at = pixelAt(canvas, map, e);
         if (!at) return;
         const v = map[at[0]][at[1]];
-        const shown = v === null ? "undefined (uncovered by the shift)" : v.toFixed(3);
+        const shown = v === null ? "undefined (uncovered by the shift)" : +v.toFixed(3);
         const hint = row.clickable ? " (click for its arithmetic)" : "";
-        readout.textContent = `${row.name}, ${data.columns[j]}, pixel (${at[0]}, ${at[1]}): ${shown}${hint}`;
+        const where = [row.name, data.columns[j]].filter(Boolean).join(", ");
+        readout.textContent = `${where}, pixel (${at[0]}, ${at[1]}): ${shown}${hint}`;
       };
       canvas.onmouseleave = () => {
         readout.textContent = "\u00a0";

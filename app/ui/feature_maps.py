@@ -16,7 +16,7 @@ CSS = """
 .fmaps { display: grid; gap: 6px 6px; align-items: center; font-family: var(--st-font); }
 .col-title { font-size: 12px; color: #334155; text-align: center; }
 .row-name { font-size: 12px; color: #334155; writing-mode: vertical-rl; padding-left: 2px; }
-canvas { width: 100%; aspect-ratio: 1; image-rendering: pixelated; display: block; }
+canvas { width: 100%; image-rendering: pixelated; display: block; }
 canvas.clickable { cursor: pointer; }
 .readout { grid-column: 1 / -1; font-size: 13px; color: #475569; min-height: 1.2em; }
 """
@@ -25,8 +25,8 @@ _component = st.components.v2.component(
 )
 
 
-def feature_maps(payload: dict, key: str, on_click: Callable[[dict], None]) -> None:
-    """Draw ``payload`` ({"columns", "rows", "pick"}); a click on a clickable map calls
+def feature_maps(payload: dict, key: str, on_click: Callable[[dict], None] | None = None) -> None:
+    """Draw ``payload`` ({"columns", "rows"}); a click on a clickable map calls
     ``on_click({"panel", "column", "row", "col"})`` before the rerun it starts."""
 
     def clicked() -> None:
@@ -34,7 +34,7 @@ def feature_maps(payload: dict, key: str, on_click: Callable[[dict], None]) -> N
         click = getattr(result, "click", None)
         if click is None and isinstance(result, dict):
             click = result.get("click")
-        if isinstance(click, dict):
+        if isinstance(click, dict) and on_click is not None:
             on_click(click)
 
     _component(key=key, data=payload, on_click_change=clicked)

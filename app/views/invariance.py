@@ -418,7 +418,8 @@ def shift_one_digit(result, data, mode: str) -> None:
     with right:
         a, b = st.columns([1, 3])
         title = f"shifted by ({dx}, {dy})"
-        a.plotly_chart(plots.digit_figure(grid.image(dx, dy), title), key="inv_digit")
+        with a:
+            feature_maps(plots.digit_payload(grid.image(dx, dy), title), key="inv_digit")
         b.plotly_chart(plots.probability_bars(grid.probabilities(dx, dy), label), key="inv_probs")
     st.session_state["inv_digit_now"] = (image, dx, dy)
     publish_link()
@@ -466,7 +467,7 @@ def equivariance_view(result, image: torch.Tensor, digit_key: str, dx: int, dy: 
             result.models[fc], image, mode
         )
         s = inv.MAX_SHIFT
-        st.plotly_chart(plots.hidden_figure(hidden[s, s], hidden[dy + s, dx + s]), key="inv_hidden")
+        feature_maps(plots.hidden_payload(hidden[s, s], hidden[dy + s, dx + s]), key="inv_hidden")
         st.caption(
             "The FCNet's hidden units have no spatial layout, so there is no way to 'shift them "
             "back': a moved digit is simply a different input vector."
@@ -496,13 +497,8 @@ def map_arithmetic(model, eq: dict, pick, image: torch.Tensor, dx: int, dy: int,
         "input pixels it depends on (its receptive field), and below is the dot product that "
         f"computed it. {STANDARDISED}"
     )
-    st.plotly_chart(
-        arith_plots.field_figure(
-            digit, fmap, f"conv {a.layer} map {a.channel} of {which}", a, clickable=False
-        ),
-        key="inv_rf_field",
-        config={"displayModeBar": False, "staticPlot": True},
-    )
+    title = f"conv {a.layer} map {a.channel} of {which}"
+    feature_maps(arith_plots.field_payload(digit, fmap, title, a), key="inv_rf_field")
     arithmetic_details(a, float(fmap[a.row, a.col]), "inv_rf_products", f" of {which}")
 
 

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import torch
 
 from cnncore.analysis import FieldArithmetic
-from cnncore.plots.invariance import _grid, _scale, _title, fast_figure
+from cnncore.plots.invariance import _grid, _scale, _title, fast_figure, picture_row
 
 FIELD_COLOR = "#dc2626"
 
@@ -156,3 +156,20 @@ def dot_product_figure(a: FieldArithmetic, channels: list[int]) -> go.Figure:
         "annotations": titles,
     }
     return fast_figure(data, layout)
+
+
+def field_payload(image: torch.Tensor, fmap: torch.Tensor, title: str, a: FieldArithmetic) -> dict:
+    """``field_figure`` without clicks, for the canvas pictures (``app.ui.feature_maps``): the
+    uint8 digit [1, 28, 28] with ``a``'s receptive field outlined, and the feature map float
+    [H, W] with ``a``'s pixel outlined, each on its own colour scale from its min to its max."""
+    digit, fmap = image[0].to(torch.int64), fmap.float()
+    row = picture_row("", [digit, fmap], "gray_r", 0, 255)
+    row["scales"] = [
+        {"colorscale": _scale(name), "lo": float(m.min()), "hi": float(m.max())}
+        for name, m in (("gray_r", digit), ("Viridis", fmap))
+    ]
+    row["outlines"] = [
+        {"row": a.top, "col": a.left, "size": a.size},
+        {"row": a.row, "col": a.col},
+    ]
+    return {"columns": ["input digit: the pixel's receptive field", title], "rows": [row]}

@@ -275,29 +275,6 @@ def probability_bars(
     return fast_figure(data, layout)
 
 
-def digit_figure(image: torch.Tensor, title: str = "", height: int = 260) -> go.Figure:
-    """A digit (uint8 or float [28, 28] or [1, 28, 28]) drawn white on black, with a frame."""
-    img = image.reshape(28, 28)
-    img = img.float().mul(255).round() if img.is_floating_point() else img  # 0-255 ints: small
-    grid = _grid(1, 1, 0, 0)
-    heat = {
-        "type": "heatmap",
-        "z": img.to(torch.int64).tolist(),
-        "colorscale": _scale("gray"),
-        "zmin": 0,
-        "zmax": 255,
-        "showscale": False,
-        "hovertemplate": "x %{x}, y %{y}: %{z}<extra></extra>",
-    }
-    layout = {
-        **grid["layout"],
-        "height": height,
-        "title": {"text": title, "font": {"size": 13}},
-        "margin": {"l": 0, "r": 0, "t": 30 if title else 0, "b": 0},
-    }
-    return fast_figure([heat], layout)
-
-
 EQ_PANELS = ("original", "shifted")  # the clickable rows of the equivariance maps, in order
 EQ_ROWS = (  # (key in the equivariance dict, row name, colour scale, lowest value as -scale or 0)
     ("original", "digit", "Blues", 0),
@@ -322,6 +299,28 @@ def _rounded(m: torch.Tensor) -> list[list]:
     ]
 
 
+def picture_row(
+    name: str,
+    maps: list[torch.Tensor],
+    colours: str,
+    lo: float,
+    hi: float,
+    panel: str = "",
+    clickable: bool = False,
+) -> dict:
+    """One row of the page's canvas pictures (``app.ui.feature_maps``): ``maps`` float or int
+    [h, w] drawn on Plotly's named colour scale ``colours`` from ``lo`` to ``hi``."""
+    return {
+        "name": name,
+        "panel": panel,
+        "clickable": clickable,
+        "colorscale": _scale(colours),
+        "lo": float(lo),
+        "hi": float(hi),
+        "maps": [_rounded(m) for m in maps],
+    }
+
+
 def equivariance_payload(eq: dict, pick: MapPixel | None = None, channels: int = 6) -> dict:
     """What the page's feature-map pictures draw (``app.ui.feature_maps``): one column per shown
     channel (``shown_channels``), rows: the digit's maps, the shifted digit's maps, and (shifted
@@ -331,23 +330,47 @@ def equivariance_payload(eq: dict, pick: MapPixel | None = None, channels: int =
     rounded to 3 decimals: a small payload."""
     top = shown_channels(eq, channels)
     scale = eq["scale"]
-    rows = [
-        {
-            "name": name,
-            "panel": key,
-            "clickable": key in EQ_PANELS,
-            "colorscale": _scale(colours),
-            "lo": low * scale,
-            "hi": scale,
-            "maps": [_rounded(eq[key][c]) for c in top],
-        }
-        for key, name, colours, low in EQ_ROWS
-    ]
-    shown = None
-    if pick is not None and pick.channel in top and pick.layer == eq["conv"]:
-        shown = {"panel": pick.panel, "column": top.index(pick.channel)}
-        shown.update(row=pick.row, col=pick.col)
-    return {"columns": [f"channel {c}" for c in top], "rows": rows, "pick": shown}
+    rows = []
+    for key, name, colours, low in EQ_ROWS:
+        row = picture_row(name, [eq[key][c] for c in top], colours, low * scale, scale, key)
+        row["clickable"] = key in EQ_PANELS
+        if (
+            pick is not None
+            and (pick.panel, pick.layer) == (key, eq["conv"])
+            and pick.channel in top
+        ):
+            row["outlines"] = [None] * len(top)
+            row["outlines"][top.index(pick.channel)] = {"row": pick.row, "col": pick.col}
+        rows.append(row)
+    return {"columns": [f"channel {c}" for c in top], "rows": rows}
+
+
+def digit_payload(image: torch.Tensor, title: str = "") -> dict:
+    """A digit (uint8 or float [0, 1], [28, 28] or [1, 28, 28]) for the canvas pictures: white
+    on black, 0-255."""
+    img = image.reshape(28, 28)
+    img = img.float().mul(255).round() if img.is_floating_point() else img
+    return {"columns": [title], "rows": [picture_row("", [img.to(torch.int64)], "gray", 0, 255)]}
+
+
+def hidden_payload(original: torch.Tensor, shifted: torch.Tensor) -> dict:
+    """The FC net's hidden units (float [H]) for the digit and its shifted copy as two grids of
+    16 columns (the layout is arbitrary: there is no pattern to shift back), on one red scale."""
+    n = original.numel()
+    cols = 16 if n % 16 == 0 else int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+
+    def as_grid(v: torch.Tensor) -> torch.Tensor:
+        padded = torch.full((rows * cols,), float("nan"))
+        padded[:n] = v.flatten().float()
+        return padded.reshape(rows, cols)
+
+    zmax = float(max(original.max(), shifted.max(), 1e-9))
+    maps = [as_grid(original), as_grid(shifted)]
+    return {
+        "columns": ["hidden units: digit", "hidden units: shifted digit"],
+        "rows": [picture_row("", maps, "Reds", 0, zmax)],
+    }
 
 
 @dataclass(frozen=True)
@@ -398,45 +421,6 @@ def chosen_pixel(
     fmap = eq["shifted"][top[0]]
     row, col = divmod(int(fmap.argmax()), fmap.shape[1])
     return MapPixel("shifted", int(eq["conv"]), top[0], row, col)
-
-
-def hidden_figure(original: torch.Tensor, shifted: torch.Tensor, height: int = 260) -> go.Figure:
-    """The FC net's hidden units (float [H]) for the digit and its shifted copy, laid out as
-    grids: the layout is arbitrary, so there is no pattern to shift back."""
-    n = original.numel()
-    cols = 16 if n % 16 == 0 else int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-
-    def as_grid(v: torch.Tensor) -> list[list]:
-        vals = v.flatten().tolist() + [None] * (rows * cols - n)
-        return [vals[r * cols : (r + 1) * cols] for r in range(rows)]
-
-    zmax = float(max(original.max(), shifted.max(), 1e-9))
-    grid = _grid(1, 2, 0.1, 0)
-    data, titles = [], []
-    for i, (v, name) in enumerate(((original, "digit"), (shifted, "shifted digit"))):
-        xref, yref = grid["refs"][i]
-        data.append(
-            {
-                "type": "heatmap",
-                "z": as_grid(v),
-                "colorscale": _scale("Reds"),
-                "zmin": 0,
-                "zmax": zmax,
-                "showscale": False,
-                "xaxis": xref,
-                "yaxis": yref,
-                "hovertemplate": "unit %{y},%{x}: %{z:.2f}<extra></extra>",
-            }
-        )
-        titles.append(_title(f"hidden units: {name}", *grid["tops"][i], 13))
-    layout = {
-        **grid["layout"],
-        "height": height,
-        "annotations": titles,
-        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-    }
-    return fast_figure(data, layout)
 
 
 def permutation_examples(
