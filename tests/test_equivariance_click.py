@@ -159,3 +159,21 @@ def test_the_receptive_field_picture_outlines_the_field_and_the_pixel(digit):
     assert row["maps"][0] == digit[0].to(torch.int64).tolist()
     assert row["maps"][1][4][7] == pytest.approx(round(float(fmap[4, 7]), 3), abs=1e-9)
     assert row["scales"][1]["hi"] == pytest.approx(float(fmap.max()))
+
+
+def test_the_dot_product_picture_labels_window_kernel_and_products(digit):
+    from cnncore.plots import arithmetic as arith_plots
+
+    model, eq = _eq("convnet", digit)
+    pick = plots.chosen_pixel(eq, None)
+    a = receptive_field_arithmetic(model, digit, pick.layer, pick.channel, pick.row, pick.col)
+    channels = a.top_channels(3)
+    rows = arith_plots.dot_product_payload(a, channels)["rows"]
+    assert len(rows) == 3 and all(r["labels"] == 2 for r in rows)
+    for ch, row in zip(channels, rows, strict=True):
+        window, kernel, products = (torch.tensor(m, dtype=torch.float64) for m in row["maps"])
+        assert torch.allclose(window, a.window[ch].double(), atol=5e-4)
+        assert torch.allclose(kernel, a.kernel[ch].double(), atol=5e-4)
+        assert torch.allclose(products, (a.window[ch] * a.kernel[ch]).double(), atol=5e-4)
+        assert row["titles"][2] == f"products: sum {float(a.channel_sums[ch]):.3f}"
+        assert row["scales"][2]["lo"] == -row["scales"][2]["hi"]  # symmetric about 0

@@ -4,7 +4,8 @@
 // row sends {panel, column, row, col} as the "click" trigger. Data: {columns: [title],
 // rows: [{name, panel, clickable, colorscale: [[t, "rgb(r,g,b)"]], lo, hi,
 // maps: [[[v | null]]], outlines: [{row, col, size} | null], scales: [{colorscale, lo, hi}]
-// (the last two optional, per map)}]}; null = undefined (drawn grey).
+// (the last two optional, per map), titles: [caption above each map] (optional), labels:
+// decimals (optional: each cell's number is written in it)}]}; null = undefined (drawn grey).
 
 const UNDEFINED = [203, 213, 225]; // #cbd5e1
 
@@ -26,17 +27,19 @@ function colour(stops, lo, hi, v) {
   return stops[stops.length - 1][1];
 }
 
-function paint(canvas, map, stops, lo, hi, outline) {
+function paint(canvas, map, stops, lo, hi, outline, decimals) {
   const rows = map.length;
   const cols = map[0].length;
-  const scale = 8; // canvas pixels per map pixel: room for a crisp outline
+  const labelled = decimals !== undefined && decimals !== null;
+  const scale = labelled ? 48 : 8; // canvas pixels per map pixel: room for an outline, a number
   canvas.width = cols * scale;
   canvas.height = rows * scale;
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(cols, rows);
-  map.forEach((vals, r) =>
-    vals.forEach((v, c) => {
-      img.data.set([...colour(stops, lo, hi, v), 255], 4 * (r * cols + c));
+  const rgb = map.map((vals) => vals.map((v) => colour(stops, lo, hi, v)));
+  rgb.forEach((vals, r) =>
+    vals.forEach((c3, c) => {
+      img.data.set([...c3, 255], 4 * (r * cols + c));
     }),
   );
   const small = document.createElement("canvas");
@@ -45,6 +48,19 @@ function paint(canvas, map, stops, lo, hi, outline) {
   small.getContext("2d").putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+  if (labelled) {
+    ctx.font = `${Math.round(scale * 0.3)}px sans-serif`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    map.forEach((vals, r) =>
+      vals.forEach((v, c) => {
+        if (v === null) return;
+        const [R, G, B] = rgb[r][c];
+        ctx.fillStyle = 0.299 * R + 0.587 * G + 0.114 * B < 140 ? "#ffffff" : "#0f172a";
+        ctx.fillText(v.toFixed(decimals), (c + 0.5) * scale, (r + 0.5) * scale);
+      }),
+    );
+  }
   if (outline) {
     ctx.strokeStyle = "#dc2626";
     ctx.lineWidth = 3;
@@ -70,16 +86,18 @@ export default function (component) {
     box.className = "fmaps";
     parentElement.appendChild(box);
   }
-  const n = data.columns.length;
+  const n = Math.max(data.columns.length, ...data.rows.map((row) => row.maps.length));
   box.style.gridTemplateColumns = `repeat(${n}, minmax(0, 1fr)) auto`;
   box.replaceChildren();
-  data.columns.forEach((title) => {
-    const head = document.createElement("div");
-    head.className = "col-title";
-    head.textContent = title;
-    box.appendChild(head);
-  });
-  box.appendChild(document.createElement("div"));
+  if (data.columns.some(Boolean)) {
+    data.columns.forEach((title) => {
+      const head = document.createElement("div");
+      head.className = "col-title";
+      head.textContent = title;
+      box.appendChild(head);
+    });
+    box.appendChild(document.createElement("div"));
+  }
   const readout = document.createElement("div");
   readout.className = "readout";
   readout.textContent = "\u00a0";
@@ -89,8 +107,9 @@ export default function (component) {
       const stops = parseScale(own.colorscale);
       const canvas = document.createElement("canvas");
       canvas.style.aspectRatio = `${map[0].length} / ${map.length}`;
-      paint(canvas, map, stops, own.lo, own.hi, (row.outlines || [])[j] || null);
+      paint(canvas, map, stops, own.lo, own.hi, (row.outlines || [])[j] || null, row.labels);
       if (row.clickable) canvas.classList.add("clickable");
+      if (row.labels !== undefined && row.labels !== null) canvas.classList.add("labelled");
       canvas.setAttribute("data-panel", row.panel);
       canvas.setAttribute("data-column", String(j));
       canvas.onmousemove = (e) => {
@@ -99,7 +118,7 @@ export default function (component) {
         const v = map[at[0]][at[1]];
         const shown = v === null ? "undefined (uncovered by the shift)" : +v.toFixed(3);
         const hint = row.clickable ? " (click for its arithmetic)" : "";
-        const where = [row.name, data.columns[j]].filter(Boolean).join(", ");
+        const where = [row.name, (row.titles || data.columns)[j]].filter(Boolean).join(", ");
         readout.textContent = `${where}, pixel (${at[0]}, ${at[1]}): ${shown}${hint}`;
       };
       canvas.onmouseleave = () => {
@@ -111,8 +130,17 @@ export default function (component) {
           if (at) setTriggerValue("click", { panel: row.panel, column: j, row: at[0], col: at[1] });
         };
       }
-      box.appendChild(canvas);
+      if (row.titles) {
+        const cell = document.createElement("figure");
+        const caption = document.createElement("figcaption");
+        caption.textContent = row.titles[j];
+        cell.append(caption, canvas);
+        box.appendChild(cell);
+      } else {
+        box.appendChild(canvas);
+      }
     });
+    for (let j = row.maps.length; j < n; j++) box.appendChild(document.createElement("div"));
     const name = document.createElement("div");
     name.className = "row-name";
     name.textContent = row.name;

@@ -18,6 +18,9 @@ CSS = """
 .row-name { font-size: 12px; color: #334155; writing-mode: vertical-rl; padding-left: 2px; }
 canvas { width: 100%; image-rendering: pixelated; display: block; }
 canvas.clickable { cursor: pointer; }
+figure { margin: 0; }
+figcaption { font-size: 12px; color: #334155; text-align: center; margin-bottom: 2px; }
+.labelled { max-width: 240px; margin: 0 auto; }
 .readout { grid-column: 1 / -1; font-size: 13px; color: #475569; min-height: 1.2em; }
 """
 _component = st.components.v2.component(

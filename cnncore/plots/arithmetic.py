@@ -173,3 +173,27 @@ def field_payload(image: torch.Tensor, fmap: torch.Tensor, title: str, a: FieldA
         {"row": a.row, "col": a.col},
     ]
     return {"columns": ["input digit: the pixel's receptive field", title], "rows": [row]}
+
+
+def dot_product_payload(a: FieldArithmetic, channels: list[int]) -> dict:
+    """``dot_product_figure`` for the canvas pictures (``app.ui.feature_maps``): one row per
+    input channel in ``channels``: its window (grey, its own min to max), the kernel and the
+    products (red-blue, symmetric about 0), every cell labelled with its number (2 decimals)."""
+    rows = []
+    for ch in channels:
+        name = "standardised input" if a.layer == 1 else f"conv 1 map {ch}"
+        maps = [a.window[ch], a.kernel[ch], a.window[ch] * a.kernel[ch]]
+        row = picture_row("", maps, "Greys", 0, 1)
+        scales = [{"colorscale": _scale("Greys"), "lo": float(maps[0].min())}]
+        scales[0]["hi"] = float(maps[0].max())
+        for m in maps[1:]:
+            peak = float(m.abs().max()) or 1.0
+            scales.append({"colorscale": _scale("RdBu"), "lo": -peak, "hi": peak})
+        row.update(scales=scales, labels=2)
+        row["titles"] = [
+            f"{name} (window)",
+            f"kernel, channel {ch}",
+            f"products: sum {float(a.channel_sums[ch]):.3f}",
+        ]
+        rows.append(row)
+    return {"columns": [], "rows": rows}
