@@ -9,8 +9,13 @@
 
 const UNDEFINED = [203, 213, 225]; // #cbd5e1
 
+function parseColour(c) {
+  if (c.startsWith("#")) return [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+  return (c.match(/\d+/g) || [0, 0, 0]).slice(0, 3).map(Number); // "rgb(r, g, b)"
+}
+
 function parseScale(colorscale) {
-  return colorscale.map(([t, c]) => [t, (c.match(/\d+/g) || [0, 0, 0]).slice(0, 3).map(Number)]);
+  return colorscale.map(([t, c]) => [t, parseColour(c)]);
 }
 
 function colour(stops, lo, hi, v) {

@@ -16,7 +16,7 @@ CSS = """
 .fmaps { display: grid; gap: 6px 6px; align-items: center; font-family: var(--st-font); }
 .col-title { font-size: 12px; color: #334155; text-align: center; }
 .row-name { font-size: 12px; color: #334155; writing-mode: vertical-rl; padding-left: 2px; }
-canvas { width: 100%; image-rendering: pixelated; display: block; }
+canvas { width: 100%; max-width: 320px; margin: 0 auto; image-rendering: pixelated; display: block; }
 canvas.clickable { cursor: pointer; }
 figure { margin: 0; }
 figcaption { font-size: 12px; color: #334155; text-align: center; margin-bottom: 2px; }
