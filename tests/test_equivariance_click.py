@@ -177,3 +177,16 @@ def test_the_dot_product_picture_labels_window_kernel_and_products(digit):
         assert torch.allclose(products, (a.window[ch] * a.kernel[ch]).double(), atol=5e-4)
         assert row["titles"][2] == f"products: sum {float(a.channel_sums[ch]):.3f}"
         assert row["scales"][2]["lo"] == -row["scales"][2]["hi"]  # symmetric about 0
+
+
+def test_probability_bars_payload_names_the_prediction_and_keeps_the_numbers():
+    probs = {"convnet": torch.tensor([0.05, 0.0, 0.7, 0.25, 0, 0, 0, 0, 0, 0])}
+    probs["fcnet"] = torch.tensor([0.1] * 10)
+    bars = plots.probability_payload(probs, label=3)["bars"]
+    assert bars[0]["title"] == "convnet: says 2 (70%)" and bars[0]["pred"] == 2
+    assert bars[0]["values"] == pytest.approx([5, 0, 70, 25, 0, 0, 0, 0, 0, 0])
+    assert bars[0]["label"] == bars[1]["label"] == 3
+    assert (
+        bars[0]["color"] == plots.PALETTE["convnet"] and bars[1]["color"] == plots.PALETTE["fcnet"]
+    )
+    assert sum(bars[1]["values"]) == pytest.approx(100)

@@ -83,8 +83,51 @@ function pixelAt(canvas, map, e) {
   return r >= 0 && r < rows && c >= 0 && c < cols ? [r, c] : null;
 }
 
+// Bars (one chart per model, 10 classes): {bars: [{title, color, faint, values: [percent],
+// pred, label | null}]}: the predicted class solid, the others faint, the true class outlined.
+function drawBars(box, data) {
+  box.style.gridTemplateColumns = `repeat(${data.bars.length}, minmax(0, 1fr))`;
+  box.replaceChildren();
+  data.bars.forEach((chart) => {
+    const cell = document.createElement("figure");
+    const caption = document.createElement("figcaption");
+    caption.textContent = chart.title;
+    const plot = document.createElement("div");
+    plot.className = "bars";
+    const axis = document.createElement("div");
+    axis.className = "bar-labels";
+    chart.values.forEach((v, d) => {
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      bar.style.height = `${Math.max(0, Math.min(100, v))}%`;
+      bar.style.background = d === chart.pred ? chart.color : chart.faint;
+      if (d === chart.label) bar.style.outline = "2px solid #0f172a";
+      bar.title = `digit ${d}: ${v.toFixed(1)}%`;
+      plot.appendChild(bar);
+      const tick = document.createElement("span");
+      tick.textContent = String(d);
+      axis.appendChild(tick);
+    });
+    const note = document.createElement("div");
+    note.className = "bar-note";
+    note.textContent = "digit · probability (%), a line every 20%";
+    cell.append(caption, plot, axis, note);
+    box.appendChild(cell);
+  });
+}
+
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
+  if (data.bars) {
+    let bars = parentElement.querySelector(".fbars");
+    if (!bars) {
+      bars = document.createElement("div");
+      bars.className = "fbars";
+      parentElement.appendChild(bars);
+    }
+    drawBars(bars, data);
+    return;
+  }
   let box = parentElement.querySelector(".fmaps");
   if (!box) {
     box = document.createElement("div");

@@ -21,6 +21,14 @@ canvas.clickable { cursor: pointer; }
 figure { margin: 0; }
 figcaption { font-size: 12px; color: #334155; text-align: center; margin-bottom: 2px; }
 .labelled { max-width: 240px; margin: 0 auto; }
+.fbars { display: grid; gap: 12px 24px; font-family: var(--st-font); }
+.bars { display: flex; align-items: flex-end; gap: 3px; height: 180px;
+  border-bottom: 1px solid #94a3b8; background: repeating-linear-gradient(to top, #fff 0,
+  #fff 35px, #e2e8f0 35px, #e2e8f0 36px); }
+.bar { flex: 1; min-height: 1px; }
+.bar-labels { display: flex; gap: 3px; font-size: 11px; color: #475569; }
+.bar-labels span { flex: 1; text-align: center; }
+.bar-note { font-size: 11px; color: #64748b; text-align: center; }
 .readout { grid-column: 1 / -1; font-size: 13px; color: #475569; min-height: 1.2em; }
 """
 _component = st.components.v2.component(

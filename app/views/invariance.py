@@ -420,7 +420,8 @@ def shift_one_digit(result, data, mode: str) -> None:
         title = f"shifted by ({dx}, {dy})"
         with a:
             feature_maps(plots.digit_payload(grid.image(dx, dy), title), key="inv_digit")
-        b.plotly_chart(plots.probability_bars(grid.probabilities(dx, dy), label), key="inv_probs")
+        with b:
+            feature_maps(plots.probability_payload(grid.probabilities(dx, dy), label), "inv_probs")
     st.session_state["inv_digit_now"] = (image, dx, dy)
     publish_link()
     equivariance_view(result, image, digit_key, dx, dy, mode)

@@ -275,6 +275,26 @@ def probability_bars(
     return fast_figure(data, layout)
 
 
+def probability_payload(probs: dict[str, torch.Tensor], label: int | None = None) -> dict:
+    """``probability_bars`` for the canvas pictures' bar charts (``app.ui.feature_maps``): each
+    model's class probabilities (float [10]) in percent, its predicted class (drawn solid), the
+    true class (outlined; None when unknown) and its colour."""
+    bars = []
+    for i, (name, p) in enumerate(probs.items()):
+        color, pred = color_for(name, i + 1), int(p.argmax())
+        bars.append(
+            {
+                "title": f"{name}: says {pred} ({100 * float(p.max()):.0f}%)",
+                "color": color,
+                "faint": _rgba(color, 0.35),
+                "values": [round(v, 2) for v in (100 * p.double()).tolist()],
+                "pred": pred,
+                "label": label,
+            }
+        )
+    return {"bars": bars}
+
+
 EQ_PANELS = ("original", "shifted")  # the clickable rows of the equivariance maps, in order
 EQ_ROWS = (  # (key in the equivariance dict, row name, colour scale, lowest value as -scale or 0)
     ("original", "digit", "Blues", 0),
