@@ -13,10 +13,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _probability_titles(page) -> str:
-    """The probability chart's subplot titles, e.g. "convnet: says 7 (99%) fcnet: says 7 (97%)"."""
-    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="says")
-    chart.first.wait_for(timeout=30_000)
-    return " ".join(chart.first.locator("text.annotation-text").all_text_contents())
+    """The probability bars' titles, e.g. "convnet: says 7 (99%) fcnet: says 7 (97%)"."""
+    titles = page.locator(".st-key-inv_probs figcaption")
+    titles.first.wait_for(timeout=30_000)
+    return " ".join(titles.all_text_contents())
 
 
 def _move_slider(page, label: str, presses: int) -> None:
