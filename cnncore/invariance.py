@@ -327,7 +327,56 @@ def permute_split(split: Split, permutation: torch.Tensor) -> Split:
 # -------------------------------------------------------------------------------- equivariance
 
 
+def _check_equivariant(model: nn.Module) -> None:
+    if not hasattr(model, "feature_maps"):
+        raise UserError("feature maps need a ConvNet; a fully connected net has no maps to shift")
+    if getattr(getattr(model, "config", None), "pool", False):
+        raise UserError(
+            "a pooled ConvNet halves positions twice, so its maps cannot be shifted back by whole "
+            "pixels; choose the lesson's ConvNet, the GAP variant or the circular one"
+        )
+
+
 @torch.no_grad()
+def _last_relu_maps(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, str, int]:
+    """The maps after the last ReLU of the convolutional stack for float images x [N, 1, 28, 28]:
+    (maps [N, C, h, w], layer description, 1-based number of the convolution they come from)."""
+    was_training = model.training
+    model.eval()
+    layers = model.feature_maps(x)
+    model.train(was_training)
+    relus = [i for i, (name, _) in enumerate(layers) if name == "ReLU"]
+    i = relus[-1] if relus else len(layers) - 1
+    conv = sum(name == "Conv2d" for name, _ in layers[: i + 1])
+    return layers[i][1], f"after layer {i + 1} ({layers[i][0]})", conv
+
+
+def _map_mode(model: nn.Module, mode: str) -> str:
+    """How maps shift back: circularly only when the shift and the padding both wrap round."""
+    wraps = mode == "circular" and getattr(model.config, "padding", "valid") == "circular"
+    return "circular" if wraps else "zero"
+
+
+def _compare_maps(
+    a: torch.Tensor, b: torch.Tensor, dx: int, dy: int, map_mode: str, layer: str, conv: int
+) -> dict:
+    """The equivariance dict for the digit's maps ``a`` and the shifted digit's maps ``b``
+    (float [C, h, w]): b minus a moved by (dx, dy), NaN where the shift uncovered a strip."""
+    moved = shift_images(a.unsqueeze(0), dx, dy, map_mode)[0]
+    ones = torch.ones_like(a[:1]).unsqueeze(0)
+    valid = shift_images(ones, dx, dy, map_mode)[0].bool().expand_as(a)
+    diff = torch.where(valid, b - moved, torch.full_like(a, float("nan")))
+    return {
+        "layer": layer,
+        "conv": conv,  # which convolution (1-based) the maps come from
+        "original": a,
+        "shifted": b,
+        "difference": diff,
+        "max_difference": float(diff[valid].abs().max()) if valid.any() else 0.0,
+        "scale": float(max(a.abs().max(), b.abs().max(), 1e-9)),
+    }
+
+
 def equivariance(
     model: nn.Module, image: torch.Tensor, dx: int, dy: int, mode: str = "zero"
 ) -> dict:
@@ -340,38 +389,72 @@ def equivariance(
     "shifted", "difference"} with maps float [C, h, w] of the last ReLU, plus "conv" (the number
     of the convolution those maps come from, 1-based), "max_difference" and "scale" (the largest
     |activation|)."""
-    if not hasattr(model, "feature_maps"):
-        raise UserError("feature maps need a ConvNet; a fully connected net has no maps to shift")
-    if getattr(getattr(model, "config", None), "pool", False):
-        raise UserError(
-            "a pooled ConvNet halves positions twice, so its maps cannot be shifted back by whole "
-            "pixels; choose the lesson's ConvNet, the GAP variant or the circular one"
-        )
+    _check_equivariant(model)
     x = image.reshape(1, 1, 28, 28)
     x = to_float(x) if x.dtype == torch.uint8 else x.float()
+    a, layer, conv = _last_relu_maps(model, x)
+    b, _, _ = _last_relu_maps(model, shift_images(x, dx, dy, mode))
+    return _compare_maps(a[0], b[0], dx, dy, _map_mode(model, mode), layer, conv)
+
+
+@dataclass
+class EquivarianceGrid:
+    """A ConvNet's last-ReLU maps for one digit and for each of its shifted copies (dx, dy) in
+    [-S, S]^2, computed in one batched forward, so that moving a shift slider is a lookup:
+    ``at(dx, dy)`` gives what ``equivariance(model, image, dx, dy, mode)`` gives."""
+
+    max_shift: int  # S
+    map_mode: str  # how maps shift back ("circular" only for a circular model and shift)
+    layer: str
+    conv: int
+    maps: torch.Tensor  # float [2S+1, 2S+1, C, h, w], indexed [dy + S, dx + S]
+
+    def at(self, dx: int, dy: int) -> dict:
+        s = self.max_shift
+        if not (-s <= dx <= s and -s <= dy <= s):
+            raise UserError(f"shifts go from -{s} to {s} px (got dx={dx}, dy={dy})")
+        a, b = self.maps[s, s], self.maps[dy + s, dx + s]
+        return _compare_maps(a, b, dx, dy, self.map_mode, self.layer, self.conv)
+
+
+def equivariance_grid(
+    model: nn.Module, image: torch.Tensor, mode: str = "zero", max_shift: int = MAX_SHIFT
+) -> EquivarianceGrid:
+    """``EquivarianceGrid`` of one digit (uint8 or float [1, 28, 28]): one forward of the
+    (2S+1)^2 shifted copies (289 for S = 8)."""
+    _check_equivariant(model)
+    check_mode(mode)
+    copies, side = _shifted_copies(image, mode, max_shift)
+    x = to_float(copies) if copies.dtype == torch.uint8 else copies.float()
+    maps, layer, conv = _last_relu_maps(model, x)
+    maps = maps.reshape(side, side, *maps.shape[1:])
+    return EquivarianceGrid(max_shift, _map_mode(model, mode), layer, conv, maps)
+
+
+@torch.no_grad()
+def hidden_grid(
+    model: nn.Module, image: torch.Tensor, mode: str = "zero", max_shift: int = MAX_SHIFT
+):
+    """A fully connected net's hidden units for every shifted copy of one digit: float
+    [2S+1, 2S+1, hidden], indexed [dy + S, dx + S] (the unshifted digit at [S, S])."""
+    check_mode(mode)
+    copies, side = _shifted_copies(image, mode, max_shift)
+    x = to_float(copies) if copies.dtype == torch.uint8 else copies.float()
     was_training = model.training
     model.eval()
-    original = model.feature_maps(x)
-    shifted = model.feature_maps(shift_images(x, dx, dy, mode))
+    h = model.hidden_activations(x)
     model.train(was_training)
-    relus = [i for i, (name, _) in enumerate(original) if name == "ReLU"]
-    i = relus[-1] if relus else len(original) - 1
-    a, b = original[i][1][0], shifted[i][1][0]
-    wraps = mode == "circular" and getattr(model.config, "padding", "valid") == "circular"
-    map_mode = "circular" if wraps else "zero"
-    moved = shift_images(a.unsqueeze(0), dx, dy, map_mode)[0]
-    ones = torch.ones_like(a[:1]).unsqueeze(0)
-    valid = shift_images(ones, dx, dy, map_mode)[0].bool().expand_as(a)
-    diff = torch.where(valid, b - moved, torch.full_like(a, float("nan")))
-    return {
-        "layer": f"after layer {i + 1} ({original[i][0]})",
-        "conv": sum(name == "Conv2d" for name, _ in original[: i + 1]),  # which convolution
-        "original": a,
-        "shifted": b,
-        "difference": diff,
-        "max_difference": float(diff[valid].abs().max()) if valid.any() else 0.0,
-        "scale": float(max(a.abs().max(), b.abs().max(), 1e-9)),
-    }
+    return h.reshape(side, side, -1)
+
+
+def _shifted_copies(image: torch.Tensor, mode: str, max_shift: int) -> tuple[torch.Tensor, int]:
+    """Every shifted copy of one digit [1, 28, 28] for (dx, dy) in [-S, S]^2, row-major in
+    (dy, dx): [(2S+1)^2, 1, 28, 28] in the image's dtype, and the side 2S+1."""
+    side = 2 * max_shift + 1
+    r = torch.arange(-max_shift, max_shift + 1)
+    dy, dx = (t.flatten() for t in torch.meshgrid(r, r, indexing="ij"))  # row-major: [dy, dx]
+    copies = image.reshape(1, 1, 28, 28).expand(side * side, 1, 28, 28)
+    return shift_images(copies, dx, dy, mode), side
 
 
 # ------------------------------------------------------------------------ one digit, every shift
@@ -413,11 +496,7 @@ def shift_grid(
     them: one batched forward of (2S+1)^2 images (289 for S = 8) per model."""
 
     check_mode(mode)
-    side = 2 * max_shift + 1
-    r = torch.arange(-max_shift, max_shift + 1)
-    dy, dx = (t.flatten() for t in torch.meshgrid(r, r, indexing="ij"))  # row-major: [dy, dx]
-    copies = image.reshape(1, 1, 28, 28).expand(side * side, 1, 28, 28)
-    shifted = shift_images(copies, dx, dy, mode)  # [side*side, 1, 28, 28]
+    shifted, side = _shifted_copies(image, mode, max_shift)  # [side*side, 1, 28, 28]
     probs = {name: predict_proba(m, shifted).reshape(side, side, 10) for name, m in models.items()}
     return ShiftGrid(max_shift, mode, shifted.reshape(side, side, 28, 28), probs)
 

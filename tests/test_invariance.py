@@ -385,3 +385,48 @@ def test_estimate_counts_the_work_of_the_config(bundled):
     more = estimate_comparison_seconds(CompareConfig(epochs=3, max_batches=2), bundled)
     seeds = estimate_comparison_seconds(CompareConfig(epochs=1, max_batches=2, seeds=2), bundled)
     assert 0 < one < more and seeds == pytest.approx(2 * one)
+
+
+@pytest.mark.parametrize(
+    "name,mode",
+    [("convnet", "zero"), ("convnet", "circular"), ("convnet-circular", "circular")],
+)
+def test_equivariance_grid_is_a_lookup_of_equivariance_for_every_shift(name, mode):
+    """The maps computed once for the whole 17x17 grid give, at every (dx, dy), what the single
+    forward pass of ``equivariance`` gives: the same maps, the same NaN strip, the same numbers."""
+    from cnncore.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(name)
+    image = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    image[0, 6:22, 9:18] = torch.randint(0, 256, (16, 9), dtype=torch.uint8)
+    grid = inv.equivariance_grid(model, image, mode)
+    r = range(-inv.MAX_SHIFT, inv.MAX_SHIFT + 1)
+    for dx, dy in itertools.product(r, r):
+        want, got = inv.equivariance(model, image, dx, dy, mode), grid.at(dx, dy)
+        assert (got["layer"], got["conv"]) == (want["layer"], want["conv"])
+        for key in ("original", "shifted", "difference"):
+            assert torch.allclose(got[key], want[key], atol=1e-5, equal_nan=True), (dx, dy, key)
+            assert torch.equal(torch.isnan(got[key]), torch.isnan(want[key]))
+        assert got["max_difference"] < 1e-4 and want["max_difference"] < 1e-4
+        assert got["scale"] == pytest.approx(want["scale"], rel=1e-5)
+    with pytest.raises(UserError, match="shifts go from"):
+        grid.at(0, -9)
+    with pytest.raises(UserError, match="pooled ConvNet"):
+        inv.equivariance_grid(build_model("convnet-pool"), image)
+
+
+def test_hidden_grid_is_the_fcnet_hidden_units_of_each_shifted_digit():
+    from cnncore.data import to_float
+    from cnncore.models import build_model
+
+    torch.manual_seed(0)
+    fc = build_model("fcnet")
+    image = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8)
+    for mode in inv.SHIFT_MODES:
+        hidden = inv.hidden_grid(fc, image, mode)
+        assert hidden.shape == (17, 17, fc.hidden)
+        for dx, dy in [(0, 0), (4, -3), (-8, 8), (8, 0)]:
+            x = inv.shift_images(to_float(image[None]), dx, dy, mode)
+            want = fc.hidden_activations(x)[0]
+            assert torch.allclose(hidden[dy + 8, dx + 8], want, atol=1e-5), (mode, dx, dy)

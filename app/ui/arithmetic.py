@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.ui.feature_maps import feature_maps
 from cnncore.analysis import FieldArithmetic
 from cnncore.models import MNIST_MEAN, MNIST_STD
 from cnncore.plots import arithmetic as arith_plots
@@ -31,8 +32,6 @@ def arithmetic_details(a: FieldArithmetic, own: float, key: str, where: str = ""
             "the largest |sum| are written out, the rest are summed, then the bias is added."
         )
     st.code(a.equation(3), language=None, wrap_lines=True)
-    st.plotly_chart(
-        arith_plots.dot_product_figure(a, a.top_channels(3) if a.layer == 2 else [0]),
-        key=key,
-        config={"displayModeBar": False},
+    feature_maps(
+        arith_plots.dot_product_payload(a, a.top_channels(3) if a.layer == 2 else [0]), key
     )

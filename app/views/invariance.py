@@ -13,12 +13,12 @@ import torch
 from app.ui import share
 from app.ui.arithmetic import STANDARDISED, arithmetic_details
 from app.ui.data import current_dataset
+from app.ui.feature_maps import feature_maps
 from app.ui.jobs import job_manager, job_panel, session_id
 from app.ui.runs import pick_run, run_store
 from cnncore import invariance as inv
 from cnncore import links
 from cnncore.analysis import arithmetic_supported, receptive_field_arithmetic
-from cnncore.data import to_float
 from cnncore.errors import UserError
 from cnncore.experiments import (
     MATCHED_PAIR,
@@ -382,17 +382,29 @@ def chosen_digit(data) -> tuple[torch.Tensor, int | None, str] | None:
 def shift_grid(result, image: torch.Tensor, digit_key: str, mode: str) -> inv.ShiftGrid:
     """Every shifted copy of the digit and every model's answer, computed once per digit, model
     set and shift mode (one batched forward per model); a slider move is then a lookup."""
-    key = (id(result), digit_key, mode)
-    cached = st.session_state.get("inv_shift_grid")
-    if cached is None or cached[0] != key:
-        cached = (key, inv.shift_grid(result.models, image, mode))
-        st.session_state["inv_shift_grid"] = cached
-    return cached[1]
+    return _per_digit("inv_shift_grid", (id(result), digit_key, mode), inv.shift_grid)(
+        result.models, image, mode
+    )
+
+
+def _per_digit(name: str, key: tuple, compute):
+    """``compute`` memoised in session state under ``name`` for one (result, digit, mode, ...)
+    key: a new digit, model set or shift mode computes again, a slider move does not."""
+
+    def call(*args):
+        cached = st.session_state.get(name)
+        if cached is None or cached[0] != key:
+            cached = (key, compute(*args))
+            st.session_state[name] = cached
+        return cached[1]
+
+    return call
 
 
 @st.fragment
 def shift_one_digit(result, data, mode: str) -> None:
-    """Pick a digit, move it with dx/dy: only this panel reruns."""
+    """Pick a digit, move it with dx/dy: only this panel reruns, and every view in it is a lookup
+    in grids computed once per digit (probabilities, feature maps, hidden units)."""
     st.subheader("Shift one digit")
     left, right = st.columns([1, 3])
     with left:
@@ -406,58 +418,64 @@ def shift_one_digit(result, data, mode: str) -> None:
     with right:
         a, b = st.columns([1, 3])
         title = f"shifted by ({dx}, {dy})"
-        a.plotly_chart(plots.digit_figure(grid.image(dx, dy), title), key="inv_digit")
-        b.plotly_chart(plots.probability_bars(grid.probabilities(dx, dy), label), key="inv_probs")
+        with a:
+            feature_maps(plots.digit_payload(grid.image(dx, dy), title), key="inv_digit")
+        with b:
+            feature_maps(plots.probability_payload(grid.probabilities(dx, dy), label), "inv_probs")
     st.session_state["inv_digit_now"] = (image, dx, dy)
     publish_link()
-    equivariance_view(result, image, dx, dy, mode)
+    equivariance_view(result, image, digit_key, dx, dy, mode)
 
 
-def equivariance_view(result, image: torch.Tensor, dx: int, dy: int, mode: str) -> None:
+def equivariance_view(result, image: torch.Tensor, digit_key: str, dx: int, dy: int, mode: str):
     st.subheader("Equivariance: the maps move with the digit")
     eligible = [
         name
         for name, m in result.models.items()
         if hasattr(m, "feature_maps") and not m.config.pool
     ]
-    fc = next((m for m in result.models.values() if hasattr(m, "hidden_activations")), None)
+    fc = next((n for n, m in result.models.items() if hasattr(m, "hidden_activations")), None)
     if not eligible:
         st.info("Include the ConvNet (without pooling) in the comparison to see its feature maps.")
     else:
         name = eligible[0]
         if len(eligible) > 1:
             name = st.selectbox("Feature maps of", eligible, key="inv_eq_model")
-        eq = inv.equivariance(result.models[name], image, dx, dy, mode)
+        model = result.models[name]
+        key = (id(result), digit_key, mode, name)
+        eq = _per_digit("inv_eq_grid", key, inv.equivariance_grid)(model, image, mode).at(dx, dy)
         st.caption(
             f"Feature maps {eq['layer']} for the 6 most active channels, using the dx/dy above. "
             f"Largest |difference| where defined: **{eq['max_difference']:.2g}** (maps reach "
             f"{eq['scale']:.2f}); grey strips are what the shift uncovered."
         )
-        st.plotly_chart(
-            plots.equivariance_figure(eq),
+        click = st.session_state.pop("inv_eq_click", None)  # a click on a map, just now
+        pick = plots.chosen_pixel(eq, click, st.session_state.get("inv_eq_pick"))
+        st.session_state["inv_eq_pick"] = pick
+        feature_maps(
+            plots.equivariance_payload(eq, pick if arithmetic_supported(model) else None),
             key="inv_eq",
-            on_select="rerun",  # inside the digit's fragment: a click reruns only that part
-            selection_mode="points",
-            config={"displayModeBar": False},
+            on_click=lambda click: st.session_state.update(inv_eq_click=click),
         )
         st.markdown(
             "The convolutions are **equivariant**: shift the digit and the maps shift with it, "
             "exactly. The lesson's flatten + Linear head then reads *where* each feature is, so "
             "its prediction is **not** invariant; a global average over the maps would be."
         )
-        map_arithmetic(result.models[name], eq, image, dx, dy, mode)
+        map_arithmetic(model, eq, pick, image, dx, dy, mode)
     if fc is not None:
-        x = to_float(image[None])
-        h0 = fc.hidden_activations(x)[0]
-        h1 = fc.hidden_activations(inv.shift_images(x, dx, dy, mode))[0]
-        st.plotly_chart(plots.hidden_figure(h0, h1), key="inv_hidden")
+        hidden = _per_digit("inv_hidden_grid", (id(result), digit_key, mode), inv.hidden_grid)(
+            result.models[fc], image, mode
+        )
+        s = inv.MAX_SHIFT
+        feature_maps(plots.hidden_payload(hidden[s, s], hidden[dy + s, dx + s]), key="inv_hidden")
         st.caption(
             "The FCNet's hidden units have no spatial layout, so there is no way to 'shift them "
             "back': a moved digit is simply a different input vector."
         )
 
 
-def map_arithmetic(model, eq: dict, image: torch.Tensor, dx: int, dy: int, mode: str) -> None:
+def map_arithmetic(model, eq: dict, pick, image: torch.Tensor, dx: int, dy: int, mode: str):
     """The pixel clicked in the maps above (or, until a click, the shifted digit's strongest
     pixel of the first map): its receptive field on the digit it was computed from, and the dot
     product that produced it, as on the Live training page."""
@@ -468,10 +486,6 @@ def map_arithmetic(model, eq: dict, image: torch.Tensor, dx: int, dy: int, mode:
             "are not written out here; pick the lesson's ConvNet or the GAP variant above."
         )
         return
-    event = st.session_state.get("inv_eq")
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    pick = plots.chosen_pixel(eq, points, st.session_state.get("inv_eq_pick"))
-    st.session_state["inv_eq_pick"] = pick
     digit = image.reshape(1, 28, 28)
     shifted = pick.panel == "shifted"
     if shifted:
@@ -484,11 +498,8 @@ def map_arithmetic(model, eq: dict, image: torch.Tensor, dx: int, dy: int, mode:
         "input pixels it depends on (its receptive field), and below is the dot product that "
         f"computed it. {STANDARDISED}"
     )
-    st.plotly_chart(
-        arith_plots.field_figure(digit, fmap, f"conv {a.layer} map {a.channel} of {which}", a),
-        key="inv_rf_field",
-        config={"displayModeBar": False, "staticPlot": True},
-    )
+    title = f"conv {a.layer} map {a.channel} of {which}"
+    feature_maps(arith_plots.field_payload(digit, fmap, title, a), key="inv_rf_field")
     arithmetic_details(a, float(fmap[a.row, a.col]), "inv_rf_products", f" of {which}")
 
 

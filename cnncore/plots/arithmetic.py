@@ -5,134 +5,195 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from cnncore.analysis import FieldArithmetic
+from cnncore.plots.invariance import _grid, _scale, _title, fast_figure, picture_row
 
 FIELD_COLOR = "#dc2626"
 
 
+def _axes(rows: int, cols: int, h_gap: float, v_gap: float, square: bool) -> dict:
+    """A rows x cols grid of hidden, top-down axes (``invariance._grid``), axis lines off."""
+    grid = _grid(rows, cols, h_gap, v_gap, square)
+    for name, axis in grid["layout"].items():
+        axis["visible"] = False
+        if name.startswith("yaxis") and not square:
+            axis.pop("scaleanchor", None)
+    return grid
+
+
 def field_figure(
-    image: torch.Tensor, fmap: torch.Tensor, title: str, a: FieldArithmetic | None = None
+    image: torch.Tensor,
+    fmap: torch.Tensor,
+    title: str,
+    a: FieldArithmetic | None = None,
+    clickable: bool = True,
 ) -> go.Figure:
     """Left: the uint8 digit [1, 28, 28] with ``a``'s receptive field outlined. Right: one feature
-    map float [H, W] with the chosen pixel outlined; every pixel of it is a clickable point whose
-    customdata is (row, col)."""
+    map float [H, W] with the chosen pixel outlined; with ``clickable`` every pixel of it is a
+    clickable point whose customdata is (row, col). Built as plain dicts (no validation)."""
     h, w = fmap.shape
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        horizontal_spacing=0.06,
-        subplot_titles=("input digit: the pixel's receptive field", title),
-    )
-    fig.add_trace(
-        go.Heatmap(
-            z=image[0].float().numpy(),
-            colorscale="gray_r",
-            showscale=False,
-            hovertemplate="input (%{y}, %{x}): %{z}<extra></extra>",
-        ),
-        1,
-        1,
-    )
-    fig.add_trace(
-        go.Heatmap(z=fmap.numpy(), colorscale="Viridis", showscale=False, hoverinfo="skip"), 1, 2
-    )
-    rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    fig.add_trace(
-        go.Scatter(
-            x=cols.flatten().tolist(),
-            y=rows.flatten().tolist(),
-            mode="markers",
-            marker=dict(size=9, symbol="square", color="rgba(0,0,0,0)"),
-            customdata=torch.stack([rows.flatten(), cols.flatten()], 1).tolist(),
-            text=[f"{v:.3f}" for v in fmap.flatten().tolist()],
-            hovertemplate="pixel (%{y}, %{x}): %{text} (click for its arithmetic)<extra></extra>",
-            showlegend=False,
-        ),
-        1,
-        2,
-    )
+    grid = _axes(1, 2, 0.06, 0, square=True)
+    (x1, y1), (x2, y2) = grid["refs"]
+    data = [
+        {
+            "type": "heatmap",
+            "z": image[0].to(torch.int64).tolist(),
+            "colorscale": _scale("gray_r"),
+            "showscale": False,
+            "hovertemplate": "input (%{y}, %{x}): %{z}<extra></extra>",
+            "xaxis": x1,
+            "yaxis": y1,
+        },
+        {
+            "type": "heatmap",
+            "z": fmap.double().round(decimals=4).tolist(),
+            "colorscale": _scale("Viridis"),
+            "showscale": False,
+            "hoverinfo": "skip",
+            "xaxis": x2,
+            "yaxis": y2,
+        },
+    ]
+    if clickable:
+        rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        data.append(
+            {
+                "type": "scatter",
+                "x": cols.flatten().tolist(),
+                "y": rows.flatten().tolist(),
+                "mode": "markers",
+                "marker": {"size": 9, "symbol": "square", "color": "rgba(0,0,0,0)"},
+                "customdata": torch.stack([rows.flatten(), cols.flatten()], 1).tolist(),
+                "text": [f"{v:.3f}" for v in fmap.flatten().tolist()],
+                "hovertemplate": "pixel (%{y}, %{x}): %{text} (click for its arithmetic)"
+                "<extra></extra>",
+                "showlegend": False,
+                "xaxis": x2,
+                "yaxis": y2,
+            }
+        )
+    shapes = []
     if a is not None:
-        box = dict(type="rect", line=dict(color=FIELD_COLOR, width=2.5))
-        fig.add_shape(
-            x0=a.left - 0.5,
-            x1=a.left + a.size - 0.5,
-            y0=a.top - 0.5,
-            y1=a.top + a.size - 0.5,
-            row=1,
-            col=1,
-            **box,
-        )
-        fig.add_shape(
-            x0=a.col - 0.5, x1=a.col + 0.5, y0=a.row - 0.5, y1=a.row + 0.5, row=1, col=2, **box
-        )
-    for col in (1, 2):
-        fig.update_yaxes(
-            autorange="reversed",
-            scaleanchor=f"x{'' if col == 1 else col}",
-            visible=False,
-            row=1,
-            col=col,
-        )
-        fig.update_xaxes(visible=False, constrain="domain", row=1, col=col)
-    fig.update_layout(
-        height=360,
-        margin=dict(l=10, r=10, t=40, b=10),
-        hovermode="closest",
-        clickmode="event+select",
-        dragmode=False,
-    )
-    fig.update_annotations(font_size=12)
-    return fig
+        line = {"color": FIELD_COLOR, "width": 2.5}
+        shapes = [
+            {
+                "type": "rect",
+                "xref": x1,
+                "yref": y1,
+                "x0": a.left - 0.5,
+                "x1": a.left + a.size - 0.5,
+                "y0": a.top - 0.5,
+                "y1": a.top + a.size - 0.5,
+                "line": line,
+            },
+            {
+                "type": "rect",
+                "xref": x2,
+                "yref": y2,
+                "x0": a.col - 0.5,
+                "x1": a.col + 0.5,
+                "y0": a.row - 0.5,
+                "y1": a.row + 0.5,
+                "line": line,
+            },
+        ]
+    titles = ("input digit: the pixel's receptive field", title)
+    layout = {
+        **grid["layout"],
+        "height": 360,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "hovermode": "closest",
+        "clickmode": "event+select",
+        "dragmode": False,
+        "shapes": shapes,
+        "annotations": [_title(t, *top, 12) for t, top in zip(titles, grid["tops"], strict=True)],
+    }
+    return fast_figure(data, layout)
 
 
 def dot_product_figure(a: FieldArithmetic, channels: list[int]) -> go.Figure:
     """One row per input channel in ``channels``: its window (standardised input, or layer-1
-    activations), the kernel, and their products, every cell labelled with its number."""
-    titles = []
-    for ch in channels:
+    activations), the kernel, and their products, every cell labelled with its number. Built as
+    plain dicts (no validation)."""
+    grid = _axes(len(channels), 3, 0.04, 0.12 / len(channels), square=False)
+    data, titles = [], []
+    for r, ch in enumerate(channels):
         name = "standardised input" if a.layer == 1 else f"conv 1 map {ch}"
-        titles += [
+        names = [
             f"{name} (window)",
             f"kernel, channel {ch}",
             f"products: sum {float(a.channel_sums[ch]):.3f}",
         ]
-    fig = make_subplots(
-        rows=len(channels),
-        cols=3,
-        subplot_titles=titles,
-        horizontal_spacing=0.04,
-        vertical_spacing=0.12 / len(channels),
-    )
-    for r, ch in enumerate(channels, start=1):
-        for c, (z, scale) in enumerate(
-            [
-                (a.window[ch], "Greys"),
-                (a.kernel[ch], "RdBu"),
-                (a.window[ch] * a.kernel[ch], "RdBu"),
-            ],
-            start=1,
-        ):
+        panels = [
+            (a.window[ch], "Greys"),
+            (a.kernel[ch], "RdBu"),
+            (a.window[ch] * a.kernel[ch], "RdBu"),
+        ]
+        for c, ((z, scale), text) in enumerate(zip(panels, names, strict=True)):
+            xref, yref = grid["refs"][r * 3 + c]
             peak = float(z.abs().max()) or 1.0
-            fig.add_trace(
-                go.Heatmap(
-                    z=z.numpy(),
-                    colorscale=scale,
-                    zmid=None if scale == "Greys" else 0,
-                    zmin=None if scale == "Greys" else -peak,
-                    zmax=None if scale == "Greys" else peak,
-                    showscale=False,
-                    text=[[f"{v:.2f}" for v in row] for row in z.tolist()],
-                    texttemplate="%{text}",
-                    textfont=dict(size=10),
-                    hoverinfo="skip",
-                ),
-                r,
-                c,
-            )
-            fig.update_yaxes(autorange="reversed", visible=False, row=r, col=c)
-            fig.update_xaxes(visible=False, row=r, col=c)
-    fig.update_layout(height=60 + 230 * len(channels), margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_annotations(font_size=12)
-    return fig
+            trace = {
+                "type": "heatmap",
+                "z": z.double().round(decimals=4).tolist(),
+                "colorscale": _scale(scale),
+                "showscale": False,
+                "text": [[f"{v:.2f}" for v in row] for row in z.tolist()],
+                "texttemplate": "%{text}",
+                "textfont": {"size": 10},
+                "hoverinfo": "skip",
+                "xaxis": xref,
+                "yaxis": yref,
+            }
+            if scale != "Greys":
+                trace.update(zmid=0, zmin=-peak, zmax=peak)
+            data.append(trace)
+            titles.append(_title(text, *grid["tops"][r * 3 + c], 12))
+    layout = {
+        **grid["layout"],
+        "height": 60 + 230 * len(channels),
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "annotations": titles,
+    }
+    return fast_figure(data, layout)
+
+
+def field_payload(image: torch.Tensor, fmap: torch.Tensor, title: str, a: FieldArithmetic) -> dict:
+    """``field_figure`` without clicks, for the canvas pictures (``app.ui.feature_maps``): the
+    uint8 digit [1, 28, 28] with ``a``'s receptive field outlined, and the feature map float
+    [H, W] with ``a``'s pixel outlined, each on its own colour scale from its min to its max."""
+    digit, fmap = image[0].to(torch.int64), fmap.float()
+    row = picture_row("", [digit, fmap], "gray_r", 0, 255)
+    row["scales"] = [
+        {"colorscale": _scale(name), "lo": float(m.min()), "hi": float(m.max())}
+        for name, m in (("gray_r", digit), ("Viridis", fmap))
+    ]
+    row["outlines"] = [
+        {"row": a.top, "col": a.left, "size": a.size},
+        {"row": a.row, "col": a.col},
+    ]
+    return {"columns": ["input digit: the pixel's receptive field", title], "rows": [row]}
+
+
+def dot_product_payload(a: FieldArithmetic, channels: list[int]) -> dict:
+    """``dot_product_figure`` for the canvas pictures (``app.ui.feature_maps``): one row per
+    input channel in ``channels``: its window (grey, its own min to max), the kernel and the
+    products (red-blue, symmetric about 0), every cell labelled with its number (2 decimals)."""
+    rows = []
+    for ch in channels:
+        name = "standardised input" if a.layer == 1 else f"conv 1 map {ch}"
+        maps = [a.window[ch], a.kernel[ch], a.window[ch] * a.kernel[ch]]
+        row = picture_row("", maps, "Greys", 0, 1)
+        scales = [{"colorscale": _scale("Greys"), "lo": float(maps[0].min())}]
+        scales[0]["hi"] = float(maps[0].max())
+        for m in maps[1:]:
+            peak = float(m.abs().max()) or 1.0
+            scales.append({"colorscale": _scale("RdBu"), "lo": -peak, "hi": peak})
+        row.update(scales=scales, labels=2)
+        row["titles"] = [
+            f"{name} (window)",
+            f"kernel, channel {ch}",
+            f"products: sum {float(a.channel_sums[ch]):.3f}",
+        ]
+        rows.append(row)
+    return {"columns": [], "rows": rows}

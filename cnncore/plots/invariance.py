@@ -2,9 +2,10 @@
 min-max bands, a chance line and the ink-loss region; 2-D heatmaps side by side; probability
 bars for one shifted digit; feature-map equivariance; scrambled-pixel examples.
 
-The figures redrawn on every shift-slider move (digit, probabilities, equivariance, hidden units)
-are built as plain dicts on a hand-laid subplot grid and wrapped without Plotly's property
-validation, which otherwise costs more than everything else a slider move does.
+The figures redrawn on every shift-slider move (digit, probabilities, hidden units) are built as
+plain dicts on a hand-laid subplot grid and wrapped without Plotly's property validation; the
+equivariance maps are a payload of rounded numbers for a canvas component (the browser drew a
+Plotly figure of 18 heatmaps and 7,000 click markers in about half a second).
 """
 
 from __future__ import annotations
@@ -274,111 +275,127 @@ def probability_bars(
     return fast_figure(data, layout)
 
 
-def digit_figure(image: torch.Tensor, title: str = "", height: int = 260) -> go.Figure:
-    """A digit (uint8 or float [28, 28] or [1, 28, 28]) drawn white on black, with a frame."""
-    img = image.reshape(28, 28)
-    img = img.float().mul(255).round() if img.is_floating_point() else img  # 0-255 ints: small
-    grid = _grid(1, 1, 0, 0)
-    heat = {
-        "type": "heatmap",
-        "z": img.to(torch.int64).tolist(),
-        "colorscale": _scale("gray"),
-        "zmin": 0,
-        "zmax": 255,
-        "showscale": False,
-        "hovertemplate": "x %{x}, y %{y}: %{z}<extra></extra>",
-    }
-    layout = {
-        **grid["layout"],
-        "height": height,
-        "title": {"text": title, "font": {"size": 13}},
-        "margin": {"l": 0, "r": 0, "t": 30 if title else 0, "b": 0},
-    }
-    return fast_figure([heat], layout)
+def probability_payload(probs: dict[str, torch.Tensor], label: int | None = None) -> dict:
+    """``probability_bars`` for the canvas pictures' bar charts (``app.ui.feature_maps``): each
+    model's class probabilities (float [10]) in percent, its predicted class (drawn solid), the
+    true class (outlined; None when unknown) and its colour."""
+    bars = []
+    for i, (name, p) in enumerate(probs.items()):
+        color, pred = color_for(name, i + 1), int(p.argmax())
+        bars.append(
+            {
+                "title": f"{name}: says {pred} ({100 * float(p.max()):.0f}%)",
+                "color": color,
+                "faint": _rgba(color, 0.35),
+                "values": [round(v, 2) for v in (100 * p.double()).tolist()],
+                "pred": pred,
+                "label": label,
+            }
+        )
+    return {"bars": bars}
 
 
-EQ_PANELS = ("original", "shifted")  # the clickable rows of the equivariance figure, in order
+EQ_PANELS = ("original", "shifted")  # the clickable rows of the equivariance maps, in order
+EQ_ROWS = (  # (key in the equivariance dict, row name, colour scale, lowest value as -scale or 0)
+    ("original", "digit", "Blues", 0),
+    ("shifted", "shifted digit", "Blues", 0),
+    ("difference", "difference", "RdBu_r", -1),
+)
 
 
 def shown_channels(eq: dict, channels: int = 6) -> list[int]:
     """The ``channels`` most active channels of the digit's maps, most active first: the columns
-    of ``equivariance_figure``."""
+    of ``equivariance_payload``."""
     return eq["original"].flatten(1).sum(1).argsort(descending=True)[:channels].tolist()
 
 
-def equivariance_figure(eq: dict, channels: int = 6, height: int = 480) -> go.Figure:
-    """Rows: the digit's feature maps, the shifted digit's maps, and (shifted maps) - (original
-    maps moved by the same shift), for the ``channels`` most active channels. Grey = undefined.
-    The first two rows are clickable: after the 3 x ``channels`` heatmaps come one transparent
-    marker trace per map of those rows (row-major), a point per pixel at x = column, y = row;
-    ``equivariance_click`` reads a click back."""
-    a, b, d = eq["original"], eq["shifted"], eq["difference"]
-    top = shown_channels(eq, channels)
-    grid = _grid(3, len(top), 0.02, 0.07)
-    scale = eq["scale"]
-    rows = [
-        (a, "Blues", 0, "digit"),
-        (b, "Blues", 0, "shifted digit"),
-        (d, "RdBu", -1, "difference"),
+def _rounded(m: torch.Tensor) -> list[list]:
+    """A map float [h, w] as nested lists rounded to 3 decimals, NaN (undefined) as None."""
+    z = torch.nan_to_num(m.double(), nan=0.0).round(decimals=3).tolist()
+    gaps = torch.isnan(m).tolist()
+    return [
+        [None if missing else v for v, missing in zip(row, g, strict=True)]
+        for row, g in zip(z, gaps, strict=True)
     ]
-    data, titles = [], []
-    for i, (maps, colours, low, _) in enumerate(rows):
-        for j, c in enumerate(top):
-            xref, yref = grid["refs"][i * len(top) + j]
-            data.append(_map_heatmap(maps[c], colours, low * scale, scale, xref, yref))
-    for i, (maps, *_, name) in enumerate(rows[: len(EQ_PANELS)]):
-        for j, c in enumerate(top):
-            xref, yref = grid["refs"][i * len(top) + j]
-            data.append(_click_points(maps[c], f"{name}, channel {c}", xref, yref))
-    for j, c in enumerate(top):
-        titles.append(_title(f"channel {c}", *grid["tops"][j]))
-    for i, (*_, name) in enumerate(rows):
-        _, y_top = grid["tops"][i * len(top)]
-        titles.append(
-            {
-                **_title(name, 1.01, y_top - (1 - 2 * 0.07) / 6),
-                "textangle": 90,
-                "xanchor": "left",
-                "yanchor": "middle",
-            }
-        )
-    layout = {
-        **grid["layout"],
-        "height": height,
-        "plot_bgcolor": "#cbd5e1",
-        "margin": {"l": 10, "r": 40, "t": 30, "b": 10},
-        "annotations": titles,
-        "hovermode": "closest",
-        "clickmode": "event+select",
-        "dragmode": False,
-        "showlegend": False,
-    }
-    return fast_figure(data, layout)
 
 
-def _click_points(m: torch.Tensor, name: str, xref: str, yref: str) -> dict:
-    """Invisible square markers over every pixel of a map float [h, w]: Streamlit reports a click
-    on a point (a heatmap cell cannot be selected)."""
-    h, w = m.shape
-    values = torch.nan_to_num(m.double(), nan=0.0).flatten().tolist()
+def picture_row(
+    name: str,
+    maps: list[torch.Tensor],
+    colours: str,
+    lo: float,
+    hi: float,
+    panel: str = "",
+    clickable: bool = False,
+) -> dict:
+    """One row of the page's canvas pictures (``app.ui.feature_maps``): ``maps`` float or int
+    [h, w] drawn on Plotly's named colour scale ``colours`` from ``lo`` to ``hi``."""
     return {
-        "type": "scatter",
-        "mode": "markers",
-        "x": [c for _ in range(h) for c in range(w)],
-        "y": [r for r in range(h) for _ in range(w)],
-        "text": [f"{v:.3f}" for v in values],
-        "marker": {"size": 7, "symbol": "square", "color": "rgba(0,0,0,0)"},
-        "hovertemplate": f"{name}, pixel (%{{y}}, %{{x}}): %{{text}} (click for its arithmetic)"
-        "<extra></extra>",
-        "xaxis": xref,
-        "yaxis": yref,
-        "showlegend": False,
+        "name": name,
+        "panel": panel,
+        "clickable": clickable,
+        "colorscale": _scale(colours),
+        "lo": float(lo),
+        "hi": float(hi),
+        "maps": [_rounded(m) for m in maps],
+    }
+
+
+def equivariance_payload(eq: dict, pick: MapPixel | None = None, channels: int = 6) -> dict:
+    """What the page's feature-map pictures draw (``app.ui.feature_maps``): one column per shown
+    channel (``shown_channels``), rows: the digit's maps, the shifted digit's maps, and (shifted
+    maps) - (original maps moved by the same shift), each on one colour scale (Blues 0..scale
+    for the maps, red-blue -scale..scale for the difference); None = undefined (the strip the
+    shift uncovered). The first two rows are clickable; ``pick`` is outlined. Values are
+    rounded to 3 decimals: a small payload."""
+    top = shown_channels(eq, channels)
+    scale = eq["scale"]
+    rows = []
+    for key, name, colours, low in EQ_ROWS:
+        row = picture_row(name, [eq[key][c] for c in top], colours, low * scale, scale, key)
+        row["clickable"] = key in EQ_PANELS
+        if (
+            pick is not None
+            and (pick.panel, pick.layer) == (key, eq["conv"])
+            and pick.channel in top
+        ):
+            row["outlines"] = [None] * len(top)
+            row["outlines"][top.index(pick.channel)] = {"row": pick.row, "col": pick.col}
+        rows.append(row)
+    return {"columns": [f"channel {c}" for c in top], "rows": rows}
+
+
+def digit_payload(image: torch.Tensor, title: str = "") -> dict:
+    """A digit (uint8 or float [0, 1], [28, 28] or [1, 28, 28]) for the canvas pictures: white
+    on black, 0-255."""
+    img = image.reshape(28, 28)
+    img = img.float().mul(255).round() if img.is_floating_point() else img
+    return {"columns": [title], "rows": [picture_row("", [img.to(torch.int64)], "gray", 0, 255)]}
+
+
+def hidden_payload(original: torch.Tensor, shifted: torch.Tensor) -> dict:
+    """The FC net's hidden units (float [H]) for the digit and its shifted copy as two grids of
+    16 columns (the layout is arbitrary: there is no pattern to shift back), on one red scale."""
+    n = original.numel()
+    cols = 16 if n % 16 == 0 else int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+
+    def as_grid(v: torch.Tensor) -> torch.Tensor:
+        padded = torch.full((rows * cols,), float("nan"))
+        padded[:n] = v.flatten().float()
+        return padded.reshape(rows, cols)
+
+    zmax = float(max(original.max(), shifted.max(), 1e-9))
+    maps = [as_grid(original), as_grid(shifted)]
+    return {
+        "columns": ["hidden units: digit", "hidden units: shifted digit"],
+        "rows": [picture_row("", maps, "Reds", 0, zmax)],
     }
 
 
 @dataclass(frozen=True)
 class MapPixel:
-    """A pixel of a feature map in the equivariance figure: ``panel`` "original" (the digit's
+    """A pixel of a feature map in the equivariance maps: ``panel`` "original" (the digit's
     maps) or "shifted" (the shifted digit's), ``layer`` the convolution (1-based) whose ReLU the
     maps show, ``channel`` the map, ``row``/``col`` the pixel."""
 
@@ -389,35 +406,31 @@ class MapPixel:
     col: int
 
 
-def equivariance_click(eq: dict, points: list[dict], channels: int = 6) -> MapPixel | None:
-    """The feature-map pixel a Streamlit selection on ``equivariance_figure(eq, channels)``
-    points at (the first point on a clickable map), or None (nothing clicked, the difference row,
-    a point outside the map). ``points``: Streamlit's selection points, each with
-    ``curve_number``, ``x`` (column) and ``y`` (row)."""
+def equivariance_click(eq: dict, click: dict | None, channels: int = 6) -> MapPixel | None:
+    """The feature-map pixel a click on ``equivariance_payload(eq, channels)`` points at, or None
+    (nothing clicked, the difference row, a column or pixel outside the maps, a malformed
+    click). ``click``: {"panel": "original" | "shifted", "column": index among the shown
+    channels, "row", "col"}, as the page's picture component reports it."""
+    if not isinstance(click, dict) or click.get("panel") not in EQ_PANELS:
+        return None
     top = shown_channels(eq, channels)
-    first = 3 * len(top)  # the heatmaps come first
-    for p in points or []:
-        k = p.get("curve_number")
-        if not isinstance(k, int) or not first <= k < first + len(EQ_PANELS) * len(top):
-            continue
-        panel, j = divmod(k - first, len(top))
-        maps = eq[EQ_PANELS[panel]]
-        try:
-            row, col = int(p["y"]), int(p["x"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if 0 <= row < maps.shape[1] and 0 <= col < maps.shape[2]:
-            return MapPixel(EQ_PANELS[panel], int(eq["conv"]), top[j], row, col)
-    return None
+    try:
+        column, row, col = (int(click[k]) for k in ("column", "row", "col"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    _, h, w = eq[click["panel"]].shape
+    if not (0 <= column < len(top) and 0 <= row < h and 0 <= col < w):
+        return None
+    return MapPixel(click["panel"], int(eq["conv"]), top[column], row, col)
 
 
 def chosen_pixel(
-    eq: dict, points: list[dict], last: MapPixel | None = None, channels: int = 6
+    eq: dict, click: dict | None, last: MapPixel | None = None, channels: int = 6
 ) -> MapPixel:
     """The pixel to write out: the one clicked (``equivariance_click``); else ``last`` (the
-    previous click) if this figure still shows it; else the shifted digit's strongest pixel in
+    previous click) if these maps still show it; else the shifted digit's strongest pixel in
     the first map shown."""
-    pick = equivariance_click(eq, points, channels)
+    pick = equivariance_click(eq, click, channels)
     if pick is not None:
         return pick
     top = shown_channels(eq, channels)
@@ -428,69 +441,6 @@ def chosen_pixel(
     fmap = eq["shifted"][top[0]]
     row, col = divmod(int(fmap.argmax()), fmap.shape[1])
     return MapPixel("shifted", int(eq["conv"]), top[0], row, col)
-
-
-def _map_heatmap(
-    m: torch.Tensor, colours: str, zmin: float, zmax: float, xref: str, yref: str
-) -> dict:
-    """One feature map (float [h, w], NaN = undefined, drawn as a gap) as a heatmap trace."""
-    z = torch.where(torch.isnan(m), torch.zeros_like(m), m).double().round(decimals=3).tolist()
-    nan = torch.isnan(m).tolist()
-    z = [
-        [None if missing else v for v, missing in zip(row, gaps, strict=True)]
-        for row, gaps in zip(z, nan, strict=True)
-    ]
-    return {
-        "type": "heatmap",
-        "z": z,
-        "colorscale": _scale(colours),
-        "zmin": zmin,
-        "zmax": zmax,
-        "showscale": False,
-        "reversescale": colours == "RdBu",
-        "xaxis": xref,
-        "yaxis": yref,
-        "hovertemplate": "%{z:.3f}<extra></extra>",
-    }
-
-
-def hidden_figure(original: torch.Tensor, shifted: torch.Tensor, height: int = 260) -> go.Figure:
-    """The FC net's hidden units (float [H]) for the digit and its shifted copy, laid out as
-    grids: the layout is arbitrary, so there is no pattern to shift back."""
-    n = original.numel()
-    cols = 16 if n % 16 == 0 else int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-
-    def as_grid(v: torch.Tensor) -> list[list]:
-        vals = v.flatten().tolist() + [None] * (rows * cols - n)
-        return [vals[r * cols : (r + 1) * cols] for r in range(rows)]
-
-    zmax = float(max(original.max(), shifted.max(), 1e-9))
-    grid = _grid(1, 2, 0.1, 0)
-    data, titles = [], []
-    for i, (v, name) in enumerate(((original, "digit"), (shifted, "shifted digit"))):
-        xref, yref = grid["refs"][i]
-        data.append(
-            {
-                "type": "heatmap",
-                "z": as_grid(v),
-                "colorscale": _scale("Reds"),
-                "zmin": 0,
-                "zmax": zmax,
-                "showscale": False,
-                "xaxis": xref,
-                "yaxis": yref,
-                "hovertemplate": "unit %{y},%{x}: %{z:.2f}<extra></extra>",
-            }
-        )
-        titles.append(_title(f"hidden units: {name}", *grid["tops"][i], 13))
-    layout = {
-        **grid["layout"],
-        "height": height,
-        "annotations": titles,
-        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-    }
-    return fast_figure(data, layout)
 
 
 def permutation_examples(

@@ -237,8 +237,8 @@ def test_clicking_a_feature_map_pixel_writes_out_its_dot_product():
 
     eq = inv.equivariance(result.models["convnet"], image, 3, 0, "zero")
     channel = plots.shown_channels(eq)[2]
-    point = {"curve_number": 3 * 6 + 2, "point_index": 5 * 20 + 11, "x": 11, "y": 5}
-    at.session_state["inv_eq"] = {"selection": {"points": [point], "point_indices": [111]}}
+    # what the maps' click callback stores (the browser test clicks the real canvas)
+    at.session_state["inv_eq_click"] = {"panel": "original", "column": 2, "row": 5, "col": 11}
     at.run()
     assert not at.exception
     head, own, relu = _equation_and_own(at)

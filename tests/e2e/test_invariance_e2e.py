@@ -13,10 +13,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _probability_titles(page) -> str:
-    """The probability chart's subplot titles, e.g. "convnet: says 7 (99%) fcnet: says 7 (97%)"."""
-    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="says")
-    chart.first.wait_for(timeout=30_000)
-    return " ".join(chart.first.locator("text.annotation-text").all_text_contents())
+    """The probability bars' titles, e.g. "convnet: says 7 (99%) fcnet: says 7 (97%)"."""
+    titles = page.locator(".st-key-inv_probs figcaption")
+    titles.first.wait_for(timeout=30_000)
+    return " ".join(titles.all_text_contents())
 
 
 def _move_slider(page, label: str, presses: int) -> None:
@@ -106,22 +106,17 @@ def test_circular_shifts_make_the_circular_model_fully_consistent(page):
     page.screenshot(path=ARTIFACTS / "invariance-circular.png", full_page=True)
 
 
-# the screen position of pixel (row, col) in map ``cell`` (1-based, row-major) of the
-# equivariance figure: cells 1-6 are the digit's maps, 7-12 the shifted digit's
-EQ_PIXEL_JS = """([cell, r, c]) => {
-  const gd = document.querySelector('.st-key-inv_eq .js-plotly-plot');
-  const n = cell === 1 ? '' : String(cell);
-  const xa = gd._fullLayout['xaxis' + n], ya = gd._fullLayout['yaxis' + n];
-  const box = gd.getBoundingClientRect();
-  return [box.left + xa._offset + xa.l2p(c), box.top + ya._offset + ya.l2p(r)];
-}"""
-
-
-def _click_map_pixel(page, cell: int, row: int, col: int) -> str:
-    """Click a feature-map pixel; return the page's text once the panel names that pixel."""
-    page.locator(".st-key-inv_eq").scroll_into_view_if_needed()
-    time.sleep(0.8)  # plotly lays the chart out
-    page.mouse.click(*page.evaluate(EQ_PIXEL_JS, [cell, row, col]))
+def _click_map_pixel(page, panel: str, column: int, row: int, col: int) -> str:
+    """Click pixel (row, col) of the map in ``column`` (0-5) of the ``panel`` row ("original":
+    the digit's maps, "shifted": the shifted digit's) of the equivariance pictures; return the
+    page's text once the panel names that pixel."""
+    canvas = page.locator(f".st-key-inv_eq canvas[data-panel='{panel}'][data-column='{column}']")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    size = 20  # conv 2's maps of the lesson's ConvNet: 20 x 20
+    page.mouse.click(
+        box["x"] + (col + 0.5) * box["width"] / size, box["y"] + (row + 0.5) * box["height"] / size
+    )
     deadline = time.monotonic() + 30
     while f"pixel ({row}, {col})" not in page.locator("main").inner_text():
         assert time.monotonic() < deadline, f"the panel never showed pixel ({row}, {col})"
@@ -151,14 +146,14 @@ def test_click_a_feature_map_pixel_and_read_its_equation(page):
     page.get_by_text("From a feature map to its arithmetic").wait_for(timeout=30_000)
 
     # a pixel of the unshifted digit's third map: conv 2's 9x9 field on the unshifted digit
-    text = _click_map_pixel(page, 3, 5, 11)
+    text = _click_map_pixel(page, "original", 2, 5, 11)
     assert re.search(r"conv 2, map \d+, pixel \(5, 11\) of the unshifted digit", text)
     assert "the 9x9 input pixels at rows 5–13, columns 11–19" in text
     assert "the other 13 channels" in text and "total:" in text and "(bias)" in text
     _check_equation(text)
 
-    # the same place in the shifted digit's map (cell 9): the field is on the shifted digit
-    text = _click_map_pixel(page, 9, 6, 2)
+    # the same place in the shifted digit's map: the field is on the shifted digit
+    text = _click_map_pixel(page, "shifted", 2, 6, 2)
     assert re.search(r"conv 2, map \d+, pixel \(6, 2\) of the digit shifted by \(3, 0\)", text)
     assert "the 9x9 input pixels at rows 6–14, columns 2–10" in text
     _check_equation(text)
