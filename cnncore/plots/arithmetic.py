@@ -112,52 +112,6 @@ def field_figure(
     return fast_figure(data, layout)
 
 
-def dot_product_figure(a: FieldArithmetic, channels: list[int]) -> go.Figure:
-    """One row per input channel in ``channels``: its window (standardised input, or layer-1
-    activations), the kernel, and their products, every cell labelled with its number. Built as
-    plain dicts (no validation)."""
-    grid = _axes(len(channels), 3, 0.04, 0.12 / len(channels), square=False)
-    data, titles = [], []
-    for r, ch in enumerate(channels):
-        name = "standardised input" if a.layer == 1 else f"conv 1 map {ch}"
-        names = [
-            f"{name} (window)",
-            f"kernel, channel {ch}",
-            f"products: sum {float(a.channel_sums[ch]):.3f}",
-        ]
-        panels = [
-            (a.window[ch], "Greys"),
-            (a.kernel[ch], "RdBu"),
-            (a.window[ch] * a.kernel[ch], "RdBu"),
-        ]
-        for c, ((z, scale), text) in enumerate(zip(panels, names, strict=True)):
-            xref, yref = grid["refs"][r * 3 + c]
-            peak = float(z.abs().max()) or 1.0
-            trace = {
-                "type": "heatmap",
-                "z": z.double().round(decimals=4).tolist(),
-                "colorscale": _scale(scale),
-                "showscale": False,
-                "text": [[f"{v:.2f}" for v in row] for row in z.tolist()],
-                "texttemplate": "%{text}",
-                "textfont": {"size": 10},
-                "hoverinfo": "skip",
-                "xaxis": xref,
-                "yaxis": yref,
-            }
-            if scale != "Greys":
-                trace.update(zmid=0, zmin=-peak, zmax=peak)
-            data.append(trace)
-            titles.append(_title(text, *grid["tops"][r * 3 + c], 12))
-    layout = {
-        **grid["layout"],
-        "height": 60 + 230 * len(channels),
-        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-        "annotations": titles,
-    }
-    return fast_figure(data, layout)
-
-
 def field_payload(image: torch.Tensor, fmap: torch.Tensor, title: str, a: FieldArithmetic) -> dict:
     """``field_figure`` without clicks, for the canvas pictures (``app.ui.feature_maps``): the
     uint8 digit [1, 28, 28] with ``a``'s receptive field outlined, and the feature map float
@@ -176,7 +130,7 @@ def field_payload(image: torch.Tensor, fmap: torch.Tensor, title: str, a: FieldA
 
 
 def dot_product_payload(a: FieldArithmetic, channels: list[int]) -> dict:
-    """``dot_product_figure`` for the canvas pictures (``app.ui.feature_maps``): one row per
+    """The dot product for the canvas pictures (``app.ui.feature_maps``): one row per
     input channel in ``channels``: its window (grey, its own min to max), the kernel and the
     products (red-blue, symmetric about 0), every cell labelled with its number (2 decimals)."""
     rows = []

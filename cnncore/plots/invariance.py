@@ -227,56 +227,8 @@ def shift_heatmaps(grid: pd.DataFrame, metric: str = "accuracy", height: int = 3
     return fig
 
 
-def probability_bars(
-    probs: dict[str, torch.Tensor], label: int | None = None, height: int = 300
-) -> go.Figure:
-    """Each model's class probabilities (float [10]) as bars, side by side; the predicted class
-    is solid, the true class (if known) outlined."""
-    grid = _grid(1, len(probs), 0.06, 0, square=False)
-    data, titles = [], []
-    for i, (name, p) in enumerate(probs.items()):
-        color, pred = color_for(name, i + 1), int(p.argmax())
-        xref, yref = grid["refs"][i]
-        data.append(
-            {
-                "type": "bar",
-                "x": list(range(10)),
-                "y": (100 * p).tolist(),
-                "name": name,
-                "xaxis": xref,
-                "yaxis": yref,
-                "showlegend": False,
-                "marker": {
-                    "color": [color if d == pred else _rgba(color, 0.35) for d in range(10)],
-                    "line": {
-                        "width": 2,
-                        "color": ["#0f172a" if d == label else "rgba(0,0,0,0)" for d in range(10)],
-                    },
-                },
-                "hovertemplate": "digit %{x}: %{y:.1f}%<extra></extra>",
-            }
-        )
-        x, y = grid["tops"][i]
-        titles.append(_title(f"{name}: says {pred} ({100 * float(p.max()):.0f}%)", x, y, 12))
-    layout = grid["layout"]
-    for i, (xref, _) in enumerate(grid["refs"]):
-        n = xref[1:]
-        layout[f"xaxis{n}"].update(dtick=1, showticklabels=True, title={"text": "digit"})
-        layout[f"yaxis{n}"].update(
-            range=[0, 100],
-            autorange=False,
-            showticklabels=i == 0,
-            showgrid=True,
-            title={"text": "probability (%)" if i == 0 else ""},
-        )
-    layout.update(
-        height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0.15, annotations=titles
-    )
-    return fast_figure(data, layout)
-
-
 def probability_payload(probs: dict[str, torch.Tensor], label: int | None = None) -> dict:
-    """``probability_bars`` for the canvas pictures' bar charts (``app.ui.feature_maps``): each
+    """Bar charts for the canvas pictures (``app.ui.feature_maps``): each
     model's class probabilities (float [10]) in percent, its predicted class (drawn solid), the
     true class (outlined; None when unknown) and its colour."""
     bars = []
