@@ -211,7 +211,8 @@ class Job:
         return True
 
     def _run(self) -> None:
-        lower_priority()  # first: the OpenMP threads set_intraop_threads starts inherit it
+        # first: the OpenMP threads set_intraop_threads starts inherit it
+        lower_priority(getattr(self, "nice", JOB_NICE))
         set_intraop_threads(getattr(self, "threads", WORKER_THREADS))
         try:
             status, message, result = self.work()
@@ -605,7 +606,7 @@ class JobManager:
             if self._closed:
                 raise UserError("the job manager is shut down; restart the app")
             job.memory_bytes = self.check(job)
-            job.threads = self.threads
+            job.threads, job.nice = self.threads, self.settings.job_nice
             job._on_end = self._ended
             self._jobs[job.id] = job
             self._queue.append(job)

@@ -162,15 +162,15 @@ def open_tab(browser, url: str, path: str):
 def start_training(page, name: str, epochs: int, batch: int, max_batches: int = 0) -> None:
     """Fill the training set-up form (found by accessible role and label)."""
     main = page.locator('[data-testid="stMain"]')
-    batch_box = main.get_by_role("spinbutton", name=re.compile(r"^Batch size"))
     setup = main.locator("details").filter(has_text="Set-up").first
     setup.wait_for(state="attached", timeout=60_000)
     if setup.get_attribute("open") is None:  # the set-up is folded away once a tab has a run
         setup.locator("summary").first.click()
-    batch_box.wait_for(timeout=30_000)
-    batch_box.fill(str(batch))
-    main.get_by_role("spinbutton", name=re.compile(r"^Epochs")).fill(str(epochs))
-    main.get_by_role("spinbutton", name=re.compile(r"^Batches per epoch")).fill(str(max_batches))
+    box = main.get_by_role("textbox", name="Batch size", exact=True)
+    box.wait_for(timeout=30_000)
+    box.fill(str(batch))
+    main.get_by_role("textbox", name="Epochs", exact=True).fill(str(epochs))
+    main.get_by_role("textbox", name="Batches per epoch (0 = all)").fill(str(max_batches))
     main.get_by_role("textbox", name=re.compile(r"^Run name")).fill(name)
 
 
@@ -219,7 +219,11 @@ def main() -> int:
         ),
         "?",
     )
-    print(f"CPU: {cpu}, {cores} cores; jobs_at_once {args.jobs_at_once} x {threads} thread(s)")
+    nice = os.environ.get("CNN_EXPLORER_JOB_NICE", "10 (default)")
+    print(
+        f"CPU: {cpu}, {cores} cores; jobs_at_once {args.jobs_at_once} x {threads} thread(s), "
+        f"job_nice {nice}"
+    )
     work = Path(tempfile.mkdtemp(prefix="cnn-load-"))
     env |= {
         "CNN_EXPLORER_RUNS": str(work / "runs"),

@@ -242,6 +242,7 @@ def test_worker_and_the_threads_it_starts_run_at_a_lower_priority(manager):
     """Interactive page threads keep their priority; a job's worker (and the OpenMP or other
     threads it starts) yields to them."""
     import os
+    from dataclasses import replace
 
     from cnncore.jobs import JOB_NICE
 
@@ -261,6 +262,15 @@ def test_worker_and_the_threads_it_starts_run_at_a_lower_priority(manager):
     assert job.join(30) and job.status == "finished"
     assert seen["worker"] == seen["child"] == min(19, here + JOB_NICE) > here
     assert nice() == here  # the caller's thread is untouched
+
+    # the setting job_nice = 0 keeps the worker at the caller's priority
+    plain = JobManager(max_running=1, settings=replace(manager.settings, job_nice=0))
+    try:
+        seen.clear()
+        assert plain.submit(FunctionJob(fn)).join(30)
+        assert seen["worker"] == seen["child"] == here
+    finally:
+        assert plain.shutdown(timeout=30)
 
 
 def test_a_stop_is_shown_at_once_while_the_run_is_still_being_saved(manager):
