@@ -374,7 +374,7 @@ def live_panel(job_id: str, every: float | None) -> None:
         job_panel(s, progress_text(s))
         if not s["done"] and not s["stopping"]:
             controls(j, s)
-        elif s["run_id"]:
+        elif s["done"] and s["run_id"]:  # (a running job's run folder exists from the start)
             st.success(f"{escape_markdown(s['message'])}. Saved as run **{s['run_id']}**.")
         live_figures(j, s)
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace

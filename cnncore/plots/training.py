@@ -215,7 +215,9 @@ def loss_figure(
     shapes, annotations = marker_shapes(history.get("markers") or [])
     layout = _plain_layout(
         title,
-        380,
+        400,
+        # under the chart: above it, three entries wrap over the title in a narrow column
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0},
         xaxis={"title": {"text": "batch"}, "rangemode": "tozero"},
         yaxis={
             "title": {"text": "cross-entropy loss"},
@@ -284,8 +286,8 @@ def val_figure(history: dict) -> go.Figure:
             }
         )
     layout = _plain_layout(
-        "Validation accuracy per epoch",
-        380,
+        "Validation accuracy",  # short: the column is narrow at 800 px; the x axis says epoch
+        400,
         xaxis={"title": {"text": "epoch"}, "dtick": 1, "rangemode": "tozero"},
         yaxis={"title": {"text": "accuracy"}, "tickformat": ".0%", "range": [0, 1.05]},
         shapes=shapes,
