@@ -277,6 +277,11 @@ def main() -> int:
                 f"{watch_running * 1000:.0f} ms per second while it trains (one poll every "
                 f"{POLL_RUNNING_S:g} s: {per_poll * 1000:.0f} ms per poll, filters and feature "
                 f"maps included), {watch_paused * 1000:.0f} ms per second while paused"
+                + (
+                    " (job_nice 0: the training threads are counted too)"
+                    if os.environ.get("CNN_EXPLORER_JOB_NICE", "").strip() == "0"
+                    else ""
+                )
             )
             trainer.get_by_role("button", name="Stop").click()
             time.sleep(5)
