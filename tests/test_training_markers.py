@@ -29,8 +29,8 @@ def test_markers_at_one_batch_share_a_label_and_others_keep_theirs():
 
 
 def test_live_figures_built_as_dicts_are_valid_plotly():
-    """The live panel's figures skip Plotly's validation while they are built; every key they
-    use must still be one Plotly knows (validating a copy raises on an unknown property)."""
+    """The live panel's figures are built as plain dicts; every key they use must be one Plotly
+    knows (validating a copy raises on an unknown property)."""
     import plotly.graph_objects as go
 
     from cnncore.plots.training import val_figure
