@@ -61,6 +61,24 @@ def _libc_trim():
 
 MALLOC_TRIM = _libc_trim()
 WEIGHTS_EVERY_S = 0.3  # how often a training worker publishes a copy of its weights
+# A job's worker (and the OpenMP threads it starts) runs at this nice value: the threads that
+# serve pages (and, on a laptop, the browser drawing them) keep their normal priority, so a
+# click is answered before the next batch, while training still gets every idle cycle.
+JOB_NICE = 10
+
+
+def lower_priority(nice: int = JOB_NICE) -> bool:
+    """Give the calling thread (only it: Linux keeps a nice value per thread) ``nice`` more
+    than it has; threads it creates afterwards inherit it (OpenMP's workers, when this thread
+    runs its first parallel op). True if it took effect (False where unsupported)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        return False
+    return True
 
 
 def set_intraop_threads(n: int) -> None:
@@ -144,6 +162,8 @@ class Job:
                 "created": self.created,
                 "elapsed": (now - self.started) if self.started else 0.0,
                 "done": self.done,
+                # asked to stop, still ending (a training job tests and saves its run first)
+                "stopping": self.control.stop_requested and not self.done,
             }
 
     # -- control ---------------------------------------------------------------------------
@@ -191,6 +211,8 @@ class Job:
         return True
 
     def _run(self) -> None:
+        # first: the OpenMP threads set_intraop_threads starts inherit it
+        lower_priority(getattr(self, "nice", JOB_NICE))
         set_intraop_threads(getattr(self, "threads", WORKER_THREADS))
         try:
             status, message, result = self.work()
@@ -584,7 +606,7 @@ class JobManager:
             if self._closed:
                 raise UserError("the job manager is shut down; restart the app")
             job.memory_bytes = self.check(job)
-            job.threads = self.threads
+            job.threads, job.nice = self.threads, self.settings.job_nice
             job._on_end = self._ended
             self._jobs[job.id] = job
             self._queue.append(job)

@@ -60,6 +60,7 @@ class Settings:
     address: str = "localhost"  # where Streamlit should listen (see the README: --server.address)
     jobs_at_once: int = 1  # training jobs running at the same time on the server
     threads_per_job: int = 1  # compute threads each job uses (jobs_at_once x this <= cores)
+    job_nice: int = 10  # jobs' threads run this much nicer than the page threads (0 to 19)
     running_per_visitor: int = 1  # jobs one workspace may have running
     queued_per_visitor: int = 1  # and waiting in the queue
     max_batch_size: int = 4096
@@ -142,8 +143,11 @@ def _coerce(name: str, value, kind: type, origin: str):
             raise UserError(
                 f"setting {name} from {origin} is {value!r}, not a whole number"
             ) from None
-        if number < 1:
-            raise UserError(f"setting {name} from {origin} is {number}; it must be at least 1")
+        lowest = 0 if name == "job_nice" else 1
+        if number < lowest:
+            raise UserError(
+                f"setting {name} from {origin} is {number}; it must be at least {lowest}"
+            )
         return number
     return str(value).strip()
 
@@ -205,6 +209,8 @@ def check(s: Settings) -> Settings:
             f"memory_per_job_mb ({s.memory_per_job_mb}) is larger than memory_budget_mb "
             f"({s.memory_budget_mb}); a job could never start"
         )
+    if s.job_nice > 19:
+        raise UserError(f"setting job_nice is {s.job_nice}; it can be at most 19")
     if s.max_batch_size > 65536:
         raise UserError("max_batch_size can be at most 65536")
     return s

@@ -45,6 +45,7 @@ EXTRA_CHROMIUM_ARGS = [
     "--disable-backgrounding-occluded-windows",
 ]
 TICKS = os.sysconf("SC_CLK_TCK")
+SESSION_TTL_S = 120  # Streamlit's server.disconnectedSessionTTL default
 TIMEOUT_MS = 20_000  # a slider move not settled by then counts as 20 s
 FAILS: list[str] = []
 
@@ -65,6 +66,18 @@ def check(ok: bool, what: str) -> None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def page_cpu_seconds(pid: int) -> float:
+    """CPU time of the server's threads at normal priority: everything but the training jobs
+    (their workers and OpenMP threads run niced, see cnncore.jobs.JOB_NICE)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[16]) <= 0:  # field 19 of stat: nice
+                total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
 
 
 def rss_mb(pid: int) -> float:
@@ -150,15 +163,15 @@ def open_tab(browser, url: str, path: str):
 def start_training(page, name: str, epochs: int, batch: int, max_batches: int = 0) -> None:
     """Fill the training set-up form (found by accessible role and label)."""
     main = page.locator('[data-testid="stMain"]')
-    batch_box = main.get_by_role("spinbutton", name=re.compile(r"^Batch size"))
     setup = main.locator("details").filter(has_text="Set-up").first
     setup.wait_for(state="attached", timeout=60_000)
     if setup.get_attribute("open") is None:  # the set-up is folded away once a tab has a run
         setup.locator("summary").first.click()
-    batch_box.wait_for(timeout=30_000)
-    batch_box.fill(str(batch))
-    main.get_by_role("spinbutton", name=re.compile(r"^Epochs")).fill(str(epochs))
-    main.get_by_role("spinbutton", name=re.compile(r"^Batches per epoch")).fill(str(max_batches))
+    box = main.get_by_role("textbox", name="Batch size", exact=True)
+    box.wait_for(timeout=30_000)
+    box.fill(str(batch))
+    main.get_by_role("textbox", name="Epochs", exact=True).fill(str(epochs))
+    main.get_by_role("textbox", name="Batches per epoch (0 = all)").fill(str(max_batches))
     main.get_by_role("textbox", name=re.compile(r"^Run name")).fill(name)
 
 
@@ -207,7 +220,11 @@ def main() -> int:
         ),
         "?",
     )
-    print(f"CPU: {cpu}, {cores} cores; jobs_at_once {args.jobs_at_once} x {threads} thread(s)")
+    nice = os.environ.get("CNN_EXPLORER_JOB_NICE", "10 (default)")
+    print(
+        f"CPU: {cpu}, {cores} cores; jobs_at_once {args.jobs_at_once} x {threads} thread(s), "
+        f"job_nice {nice}"
+    )
     work = Path(tempfile.mkdtemp(prefix="cnn-load-"))
     env |= {
         "CNN_EXPLORER_RUNS": str(work / "runs"),
@@ -241,20 +258,30 @@ def main() -> int:
             trainer.get_by_role("button", name="Pause").wait_for(timeout=60_000)
             rate_alone = train_rate(trainer, 10)
             print(f"alone: training {rate_alone:,.0f} images/s")
-            # the cost of one poll: a paused job's tab polls without training going on
+            # the cost of watching: the page threads' CPU (not the niced training threads)
+            # while one tab shows a running job, then a paused one
+            from app.ui.jobs import POLL_RUNNING_S
+
+            c0, t0 = page_cpu_seconds(proc.pid), time.monotonic()
+            time.sleep(10)
+            watch_running = (page_cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
             trainer.get_by_role("button", name="Pause").click()
             trainer.get_by_role("button", name="Resume").wait_for(timeout=30_000)
             time.sleep(3)
-            c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+            c0, t0 = page_cpu_seconds(proc.pid), time.monotonic()
             time.sleep(10)
-            idle_cpu = cpu_seconds(proc.pid) - c0
-            from app.ui.jobs import POLL_PAUSED_S, POLL_RUNNING_S
-
-            polls = (time.monotonic() - t0) / POLL_PAUSED_S
-            per_poll = idle_cpu / polls
+            watch_paused = (page_cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
+            per_poll = watch_running * POLL_RUNNING_S
             print(
-                f"alone: server CPU per poll of a training tab {per_poll * 1000:.0f} ms "
-                f"({polls:.0f} polls in 10 s, paused job)"
+                "alone: server CPU of watching a training tab "
+                f"{watch_running * 1000:.0f} ms per second while it trains (one poll every "
+                f"{POLL_RUNNING_S:g} s: {per_poll * 1000:.0f} ms per poll, filters and feature "
+                f"maps included), {watch_paused * 1000:.0f} ms per second while paused"
+                + (
+                    " (job_nice 0: the training threads are counted too)"
+                    if os.environ.get("CNN_EXPLORER_JOB_NICE", "").strip() == "0"
+                    else ""
+                )
             )
             trainer.get_by_role("button", name="Stop").click()
             time.sleep(5)
@@ -342,25 +369,38 @@ def main() -> int:
             contexts.clear()
             browser.close()
         time.sleep(8)  # sessions close; the last redraws end
+        rss_closed = rss_mb(proc.pid)
+        # Streamlit keeps a closed tab's session (its state) for server.disconnectedSessionTTL
+        # (120 s) in case it reconnects; after that it is dropped.
+        time.sleep(SESSION_TTL_S + 10)
         rss_end = rss_mb(proc.pid)
-        print(f"server RSS: {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB after all jobs")
+        print(
+            f"server RSS: {rss_start:.0f} MB after warm-up, {rss_closed:.0f} MB 8 s after all "
+            f"jobs and tabs closed, {rss_end:.0f} MB once Streamlit dropped the closed sessions "
+            f"({SESSION_TTL_S} s later)"
+        )
         check(rss_end - rss_start <= 300, "server memory returns to within 300 MB of its start")
 
         # ------------------------------------------------------------ capacity model
-        # A student: one slider move every 2 s on the convolution page, or a training tab
-        # polling every POLL_RUNNING_S. Page work runs Python under one GIL: one Streamlit
-        # process uses about one core for it, whatever the machine has.
-        per_student = max(per_move / 2.0, per_poll / POLL_RUNNING_S)
+        # A student: one slider move every 2 s on the convolution page, or a tab watching a
+        # running job (measured per second above). Page work runs Python under one GIL: one
+        # Streamlit process uses about one core for it, whatever the machine has.
+        per_student = max(per_move / 2.0, watch_running)
         rho = 0.5  # utilisation that keeps p95 queueing delay near one service time
         per_core = rho / per_student
         print(
-            f"capacity: one core serves ~{per_core:.0f} students at p95 <= 1 s "
-            f"(a student costs {per_student * 1000:.0f} ms CPU per second, at {rho:.0%} "
-            "utilisation)"
+            f"capacity: one core serves ~{per_core:.1f} students at p95 <= 1 s (a student costs "
+            f"max({per_move * 1000:.0f} ms per slider move / 2 s, {watch_running * 1000:.0f} "
+            f"ms/s watching training) = {per_student * 1000:.0f} ms CPU per second, at "
+            f"{rho:.0%} utilisation)"
         )
         print(
-            "capacity, 16 cores: one Streamlit process is one core of page work (the GIL): "
-            f"~{per_core:.0f} students per process; 7 training jobs x 2 threads use 14 cores"
+            "capacity, 16 cores: one Streamlit process is about one core of page work (the "
+            f"GIL): ~{per_core:.0f} students per process. Training threads are niced, so page "
+            "work takes cores from training, not the other way round: one process serves "
+            f"~{per_core:.0f}; several processes behind a load balancer with sticky sessions "
+            f"serve ~{per_core:.0f} per core given to pages (~{8 * per_core:.0f} on 8 of the 16 "
+            "cores, the other 8 training)"
         )
     finally:
         for ctx in contexts:

@@ -236,3 +236,55 @@ def test_function_job_that_raises_after_a_stop_ends_stopped_not_failed(manager):
     assert job.join(10)
     assert job.status == "stopped" and job.error == ""
     assert "stopped before training finished" in job.message
+
+
+def test_worker_and_the_threads_it_starts_run_at_a_lower_priority(manager):
+    """Interactive page threads keep their priority; a job's worker (and the OpenMP or other
+    threads it starts) yields to them."""
+    import os
+    from dataclasses import replace
+
+    from cnncore.jobs import JOB_NICE
+
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen = {}
+
+    def fn(report, control):
+        seen["worker"] = nice()
+        child = threading.Thread(target=lambda: seen.setdefault("child", nice()))
+        child.start()
+        child.join()
+
+    here = nice()
+    job = manager.submit(FunctionJob(fn))
+    assert job.join(30) and job.status == "finished"
+    assert seen["worker"] == seen["child"] == min(19, here + JOB_NICE) > here
+    assert nice() == here  # the caller's thread is untouched
+
+    # the setting job_nice = 0 keeps the worker at the caller's priority
+    plain = JobManager(max_running=1, settings=replace(manager.settings, job_nice=0))
+    try:
+        seen.clear()
+        assert plain.submit(FunctionJob(fn)).join(30)
+        assert seen["worker"] == seen["child"] == here
+    finally:
+        assert plain.shutdown(timeout=30)
+
+
+def test_a_stop_is_shown_at_once_while_the_run_is_still_being_saved(manager):
+    release = threading.Event()
+
+    def fn(report, control):
+        while not control.stop_requested:
+            time.sleep(0.01)
+        release.wait(30)  # the end of a job (a training job tests and saves its run) takes time
+
+    job = manager.submit(FunctionJob(fn))
+    wait_for(lambda: job.status == "running", what="start")
+    assert job.snapshot()["stopping"] is False
+    job.stop()
+    assert job.snapshot()["stopping"] is True and not job.done
+    release.set()
+    assert job.join(30) and job.status == "stopped" and job.snapshot()["stopping"] is False

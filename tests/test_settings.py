@@ -55,6 +55,8 @@ def test_file_then_environment_override_the_profile(tmp_path):
         ({"CNN_EXPLORER_MODE": "open"}, "use one of personal, class"),
         ({"CNN_EXPLORER_MEMORY_PER_JOB_MB": "99999999"}, "could never start"),
         ({"CNN_EXPLORER_CONFIG": "/nonexistent/cnn.toml"}, "does not exist"),
+        ({"CNN_EXPLORER_JOB_NICE": "-5"}, "job_nice .* must be at least 0"),
+        ({"CNN_EXPLORER_JOB_NICE": "20"}, "job_nice is 20; it can be at most 19"),
     ],
 )
 def test_bad_settings_are_one_plain_sentence(env, says):
@@ -71,3 +73,8 @@ def test_bad_file_is_one_plain_sentence(tmp_path):
     f.write_text("jobs_at_one = 2\n")
     with pytest.raises(UserError, match="unknown setting 'jobs_at_one'"):
         load_settings({"CNN_EXPLORER_CONFIG": str(f)}, n_cores=4)
+
+
+def test_job_nice_defaults_to_10_and_0_turns_it_off():
+    assert load_settings({}, n_cores=4).job_nice == 10
+    assert load_settings({"CNN_EXPLORER_JOB_NICE": "0"}, n_cores=4).job_nice == 0

@@ -286,27 +286,26 @@ def controls(j: TrainingJob, s: dict) -> None:
 
 
 def cached_figures(j: TrainingJob, s: dict, smoothing: float, log_y: bool):
-    """The loss and validation figures, rebuilt only when the history or the view changed (a
-    paused job's refreshes cost nothing to build)."""
-    h = s["history"]
-    version = (
-        j.id,
-        len(h["steps"]),
-        len(h["val"]),
-        len(h["markers"]),
-        bool(h["test"]),
-        smoothing,
-        log_y,
-    )
+    """The loss and validation figures, rebuilt only when the job's history version or the view
+    changed: a paused job's refreshes build nothing, and ``s`` carries no history copy then
+    (``snapshot(since=...)``)."""
+    key = (j.id, s["version"], smoothing, log_y)
     cached = SS.get("tp_figs")
-    if cached is None or cached[0] != version:
-        cached = (version, plots.loss_figure(h, smoothing, log_y), plots.val_figure(h))
+    if cached is None or cached[0] != key:
+        h = s["history"] if s["history"] is not None else j.chart_history()
+        cached = (key, plots.loss_figure(h, smoothing, log_y), plots.val_figure(h), h["batches"])
         SS["tp_figs"] = cached
-    return cached[1], cached[2]
+    return cached[1], cached[2], cached[3]
+
+
+def known_version(job_id: str) -> int | None:
+    """The history version this tab's figures were built from (the next poll skips copying the
+    history when it has not changed)."""
+    cached = SS.get("tp_figs")
+    return cached[0][1] if cached is not None and cached[0][0] == job_id else None
 
 
 def live_figures(j: TrainingJob, s: dict) -> None:
-    h = s["history"]
     row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
     smoothing = row.slider(
         "Smoothing weight w",
@@ -320,9 +319,9 @@ def live_figures(j: TrainingJob, s: dict) -> None:
         on_change=act,
     )
     log_y = row.toggle("Log-scale loss", key="log_y", on_change=act)
-    row.caption(f"{len(h['steps'])} batches plotted")
+    loss_fig, val_fig, batches = cached_figures(j, s, smoothing, log_y)
+    row.caption(f"{batches} batches plotted")
     st.caption(f"Smoothing: {plots.SMOOTHING_FORMULA} (w = 0: raw loss). Hover for read-outs.")
-    loss_fig, val_fig = cached_figures(j, s, smoothing, log_y)
     left, right = st.columns([1.7, 1])
     left.plotly_chart(loss_fig, key="loss_chart")
     right.plotly_chart(val_fig, key="val_chart")
@@ -370,12 +369,12 @@ def live_panel(job_id: str, every: float | None) -> None:
         if j is None:
             return
         manager.touch(sid)
-        s = j.snapshot()
+        s = j.snapshot(since=known_version(job_id))
         st.subheader(escape_markdown(f"Run: {j.name}"))
         job_panel(s, progress_text(s))
-        if not s["done"]:
+        if not s["done"] and not s["stopping"]:
             controls(j, s)
-        elif s["run_id"]:
+        elif s["done"] and s["run_id"]:  # (a running job's run folder exists from the start)
             st.success(f"{escape_markdown(s['message'])}. Saved as run **{s['run_id']}**.")
         live_figures(j, s)
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace

@@ -82,34 +82,47 @@ def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     return fig
 
 
-def _markers(fig: go.Figure, markers: list[dict], row=None, col=None) -> None:
-    """A vertical line per marker; markers at the same batch (paused and resumed there) share
-    one label, "paused · resumed", instead of printing over each other."""
-    kw = {"row": row, "col": col} if row else {}
+def marker_shapes(markers: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(shapes, annotations) as plain Plotly layout dicts: a vertical line per marker; markers
+    at the same batch (paused and resumed there) share one label, "paused · resumed", instead
+    of printing over each other."""
     by_step: dict[int, list[dict]] = {}
     for m in markers:
         by_step.setdefault(m["step"], []).append(m)
+    shapes, annotations = [], []
     for step, group in by_step.items():
         labels = []
         for m in group:
             color, dash, text = MARKER_STYLE.get(m["kind"], ("#64748b", "dot", m["kind"]))
             labels.append(text.format(lr=m.get("lr") or 0, old_lr=m.get("old_lr") or 0))
-            fig.add_vline(x=step, line=dict(color=color, dash=dash, width=1.5), **kw)
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "y domain",
+                    "x0": step,
+                    "x1": step,
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": color, "dash": dash, "width": 1.5},
+                }
+            )
         color = MARKER_STYLE.get(group[-1]["kind"], ("#64748b",))[0]
-        font = dict(size=10, color=color)
-        text = " · ".join(labels)
-        fig.add_annotation(
-            x=step,
-            y=1,
-            yref="y domain",
-            text=text,
-            textangle=-90,
-            font=font,
-            yanchor="top",
-            xanchor="right",
-            showarrow=False,
-            **kw,
+        annotations.append(
+            {
+                "x": step,
+                "y": 1,
+                "xref": "x",
+                "yref": "y domain",
+                "text": " · ".join(labels),
+                "textangle": -90,
+                "font": {"size": 10, "color": color},
+                "yanchor": "top",
+                "xanchor": "right",
+                "showarrow": False,
+            }
         )
+    return shapes, annotations
 
 
 def bounded_loss(history: dict, max_points: int = CHART_POINTS) -> dict:
@@ -131,6 +144,26 @@ def bounded_loss(history: dict, max_points: int = CHART_POINTS) -> dict:
     }
 
 
+def _plain_layout(title: str, height: int, **extra) -> dict:
+    """``_layout``'s settings as a plain layout dict."""
+    return {
+        "title": {"text": title, "x": 0.01, "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        **extra,
+    }
+
+
+def _unvalidated(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from whole plain dicts, validated once (Plotly.js needs the values Plotly's
+    validation produces: built with ``_validate=False`` the live page broke in the browser).
+    Building the dicts and validating them once costs ~10-14 ms for both live figures here,
+    against ~96 ms property by property (``add_vline``, ``update_layout``)."""
+    return go.Figure({"data": data, "layout": layout})
+
+
 def loss_figure(
     history: dict,
     smoothing: float = 0.6,
@@ -142,88 +175,125 @@ def loss_figure(
     EMA over bucket means), validation loss at each epoch's end, and vertical markers where the
     learning rate changed or training was paused/resumed."""
     history = bounded_loss(history)
-    steps, losses = history["steps"], history["losses"]
     mx, means, counts = history["buckets"]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=steps,
-            y=losses,
-            mode="lines",
-            name="loss (raw)",
-            line=dict(color=COLORS[0], width=1),
-            opacity=0.3,
-            hovertemplate="%{y:.4f}",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=mx,
-            y=ema_of_buckets(means, counts, smoothing),
-            mode="lines",
-            name=f"loss (smoothed, w={smoothing:g})",
-            line=dict(color=COLORS[0], width=2.5),
-            hovertemplate="%{y:.4f}",
-        )
-    )
+    data = [
+        {
+            "type": "scatter",
+            "x": list(history["steps"]),
+            "y": list(history["losses"]),
+            "mode": "lines",
+            "name": "loss (raw)",
+            "line": {"color": COLORS[0], "width": 1},
+            "opacity": 0.3,
+            "hovertemplate": "%{y:.4f}",
+        },
+        {
+            "type": "scatter",
+            "x": list(mx),
+            "y": ema_of_buckets(means, counts, smoothing),
+            "mode": "lines",
+            "name": f"loss (smoothed, w={smoothing:g})",
+            "line": {"color": COLORS[0], "width": 2.5},
+            "hovertemplate": "%{y:.4f}",
+        },
+    ]
     val = history.get("val") or []
     if val:
-        fig.add_trace(
-            go.Scatter(
-                x=[v["step"] for v in val],
-                y=[v["loss"] for v in val],
-                mode="lines+markers",
-                name="validation loss",
-                line=dict(color=COLORS[1], width=2),
-                marker=dict(size=9),
-                customdata=[v["epoch"] for v in val],
-                hovertemplate="%{y:.4f} (epoch %{customdata})",
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": [v["step"] for v in val],
+                "y": [v["loss"] for v in val],
+                "mode": "lines+markers",
+                "name": "validation loss",
+                "line": {"color": COLORS[1], "width": 2},
+                "marker": {"size": 9},
+                "customdata": [v["epoch"] for v in val],
+                "hovertemplate": "%{y:.4f} (epoch %{customdata})",
+            }
         )
-    _markers(fig, history.get("markers") or [])
-    fig.update_xaxes(title="batch", rangemode="tozero")
-    fig.update_yaxes(title="cross-entropy loss", type="log" if log_y else "linear")
-    return _layout(fig, title, 380)
+    shapes, annotations = marker_shapes(history.get("markers") or [])
+    layout = _plain_layout(
+        title,
+        400,
+        # under the chart: above it, three entries wrap over the title in a narrow column
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0},
+        xaxis={"title": {"text": "batch"}, "rangemode": "tozero"},
+        yaxis={
+            "title": {"text": "cross-entropy loss"},
+            "type": "log" if log_y else "linear",
+        },
+        shapes=shapes,
+        annotations=annotations,
+    )
+    return _unvalidated(data, layout)
 
 
 def val_figure(history: dict) -> go.Figure:
     """Validation accuracy per epoch (and test accuracy when the run has ended)."""
     val = history.get("val") or []
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[v["epoch"] for v in val],
-            y=[v["accuracy"] for v in val],
-            mode="lines+markers+text",
-            name="validation accuracy",
-            text=[f"{v['accuracy']:.1%}" for v in val],
-            textposition="top center",
-            line=dict(color=COLORS[2], width=2.5),
-            marker=dict(size=10),
-            hovertemplate="epoch %{x}: %{y:.2%}",
-        )
-    )
+    data = [
+        {
+            "type": "scatter",
+            "x": [v["epoch"] for v in val],
+            "y": [v["accuracy"] for v in val],
+            "mode": "lines+markers+text",
+            "name": "validation accuracy",
+            "text": [f"{v['accuracy']:.1%}" for v in val],
+            "textposition": "top center",
+            "line": {"color": COLORS[2], "width": 2.5},
+            "marker": {"size": 10},
+            "hovertemplate": "epoch %{x}: %{y:.2%}",
+        }
+    ]
+    shapes, annotations = [], []
     test = history.get("test")
     if test and test.get("accuracy") is not None:
-        fig.add_hline(
-            y=test["accuracy"],
-            line=dict(color=COLORS[3], dash="dash"),
-            annotation_text=f"test {test['accuracy']:.2%}",
-            annotation_position="bottom left",
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x domain",
+                "yref": "y",
+                "x0": 0,
+                "x1": 1,
+                "y0": test["accuracy"],
+                "y1": test["accuracy"],
+                "line": {"color": COLORS[3], "dash": "dash"},
+            }
         )
-    fig.update_xaxes(title="epoch", dtick=1, rangemode="tozero")
-    fig.update_yaxes(title="accuracy", tickformat=".0%", range=[0, 1.05])
+        annotations.append(
+            {
+                "text": f"test {test['accuracy']:.2%}",
+                "x": 0,
+                "y": test["accuracy"],
+                "xref": "x domain",
+                "yref": "y",
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+            }
+        )
     if not val:
-        fig.add_annotation(
-            text="appears after the first epoch",
-            showarrow=False,
-            x=0.5,
-            y=0.5,
-            xref="paper",
-            yref="paper",
-            font=dict(color="#64748b"),
+        annotations.append(
+            {
+                "text": "appears after the first epoch",
+                "showarrow": False,
+                "x": 0.5,
+                "y": 0.5,
+                "xref": "paper",
+                "yref": "paper",
+                "font": {"color": "#64748b"},
+            }
         )
-    return _layout(fig, "Validation accuracy per epoch", 380)
+    layout = _plain_layout(
+        "Validation accuracy",  # short: the column is narrow at 800 px; the x axis says epoch
+        400,
+        xaxis={"title": {"text": "epoch"}, "dtick": 1, "rangemode": "tozero"},
+        yaxis={"title": {"text": "accuracy"}, "tickformat": ".0%", "range": [0, 1.05]},
+        shapes=shapes,
+        annotations=annotations,
+    )
+    return _unvalidated(data, layout)
 
 
 def mosaic(images: torch.Tensor, cols: int, gap: int = 1) -> torch.Tensor:
@@ -494,9 +564,10 @@ def report_html(title: str, facts: dict, figures: list[go.Figure]) -> str:
         for k, v in facts.items()
     )
     parts = [
-        fig.update_layout(template="plotly_white").to_html(
-            full_html=False, include_plotlyjs=(i == 0)
-        )
+        # a validated copy: a template is applied only to a validated figure
+        go.Figure(fig.to_dict())
+        .update_layout(template="plotly_white")
+        .to_html(full_html=False, include_plotlyjs=(i == 0))
         for i, fig in enumerate(figures)
     ]
     return (

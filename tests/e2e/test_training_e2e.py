@@ -73,7 +73,7 @@ def test_train_pause_resume_stop_and_reload(page):
     time.sleep(1.5)
     assert plotted(page) == held, "points kept coming while paused"
 
-    # Messages stay while the live panel refreshes (twice a second), until the next action.
+    # Messages stay while the live panel refreshes (every second), until the next action.
     for value, expected in (("50", "at most 10"), ("0.0002", "0.001 → 0.0002 from the next batch")):
         box = page.get_by_label("New learning rate")
         box.fill(value)
@@ -81,7 +81,7 @@ def test_train_pause_resume_stop_and_reload(page):
         time.sleep(1.0)
         page.get_by_role("button", name="Apply learning rate").click()
         wait_until(page, lambda e=expected: e in status_text(page), what=f"message {expected!r}")
-        time.sleep(2.5)  # five refreshes of the live panel
+        time.sleep(3.5)  # three refreshes of the live panel
         assert expected in status_text(page), f"{expected!r} vanished with a refresh"
     page.get_by_role("button", name="Resume").click()
     wait_until(page, lambda: plotted(page) > held + 3, what="training to resume")
