@@ -167,7 +167,7 @@ def workspace_sidebar() -> None:
             "This code opens your workspace from another browser or device. Keep it to "
             "yourself: whoever has it can change your runs."
         )
-        st.code(code, language=None)
+        st.text(code)  # not st.code: that makes every page load a 1.5 MB highlighter
         with st.form("ws_switch", border=False):
             typed = st.text_input(
                 "Open another workspace", placeholder="XXXX-XXXX-XXXX-XXXX", key="ws_switch_code"

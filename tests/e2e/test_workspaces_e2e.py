@@ -36,7 +36,8 @@ def open_page(context, url):
 
 def code_of(page) -> str:
     page.get_by_text("Workspace code").first.click()
-    code = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]')
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"]', has_text="Workspace")
+    code = box.locator('[data-testid="stText"]').first
     code.wait_for(timeout=10_000)
     return code.inner_text().strip()
 
