@@ -20,16 +20,7 @@ function parseScale(colorscale) {
 
 function colour(stops, lo, hi, v) {
   if (v === null || v === undefined) return UNDEFINED;
-  const t = Math.min(1, Math.max(0, hi > lo ? (v - lo) / (hi - lo) : 0.5));
-  for (let j = 1; j < stops.length; j++) {
-    const [t0, c0] = stops[j - 1];
-    const [t1, c1] = stops[j];
-    if (t <= t1) {
-      const f = t1 > t0 ? (t - t0) / (t1 - t0) : 0;
-      return c0.map((a, k) => Math.round(a + f * (c1[k] - a)));
-    }
-  }
-  return stops[stops.length - 1][1];
+  return interpolate(stops, lo, hi, v);
 }
 
 function paint(canvas, map, stops, lo, hi, outline, decimals) {

@@ -32,7 +32,11 @@ figcaption { font-size: 12px; color: #334155; text-align: center; margin-bottom:
 .readout { grid-column: 1 / -1; font-size: 13px; color: #475569; min-height: 1.2em; }
 """
 _component = st.components.v2.component(
-    "cnn_explorer.feature_maps", css=CSS, js=(Path(__file__).parent / "feature_maps.js").read_text()
+    "cnn_explorer.feature_maps",
+    css=CSS,
+    js="".join(
+        (Path(__file__).parent / f).read_text() for f in ("colour_scale.js", "feature_maps.js")
+    ),
 )
 
 

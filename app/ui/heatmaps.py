@@ -17,7 +17,9 @@ canvas { width: 280px; height: 280px; image-rendering: pixelated; border: 1px so
 .readout { font-size: 13px; color: #475569; min-height: 1.2em; }
 """
 _component = st.components.v2.component(
-    "cnn_explorer.heatmaps", css=CSS, js=(HERE / "heatmaps.js").read_text()
+    "cnn_explorer.heatmaps",
+    css=CSS,
+    js="".join((HERE / f).read_text() for f in ("colour_scale.js", "heatmaps.js")),
 )
 
 
