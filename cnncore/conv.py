@@ -532,30 +532,34 @@ def parse_grid(
     if len(rows) != shape[0] or any(len(r) != shape[1] for r in rows):
         raise UserError(f"the grid must be {shape[0]}x{shape[1]}")
     for i, row in enumerate(rows):
-        vals = []
-        for j, cell in enumerate(row):
-            where = f"{what} at row {i + 1}, column {j + 1}"
-            text = "" if cell is None else str(cell).strip().replace("−", "-")
-            allowed = f"enter a number from {fmt(lo, False)} to {fmt(hi, False)}"
-            if not text:
-                raise UserError(f"{where} is empty; {allowed}")
-            try:
-                v = float(text)
-            except ValueError:
-                raise UserError(f"{where} is {text[:20]!r}, not a number; {allowed}") from None
-            if math.isnan(v):
-                raise UserError(f"{where} is {text[:20]!r}, not a number; {allowed}")
-            if math.isinf(v):
-                raise UserError(
-                    f"{where} is {text[:20]!r}, which is infinite, not a usable number; {allowed}"
-                )
-            if not lo <= v <= hi:
-                raise UserError(
-                    f"{where} is {fmt(v, False)}, outside {fmt(lo, False)}..{fmt(hi, False)}"
-                )
-            vals.append(v)
-        out.append(vals)
+        out.append(
+            [
+                parse_cell(cell, lo, hi, f"{what} at row {i + 1}, column {j + 1}")
+                for j, cell in enumerate(row)
+            ]
+        )
     return torch.tensor(out, dtype=torch.float32)
+
+
+def parse_cell(cell, lo: float, hi: float, where: str = "cell") -> float:
+    """One grid cell (a number or text) as a float in ``lo..hi``, or UserError naming ``where``."""
+    text = "" if cell is None else str(cell).strip().replace("−", "-")
+    allowed = f"enter a number from {fmt(lo, False)} to {fmt(hi, False)}"
+    if not text:
+        raise UserError(f"{where} is empty; {allowed}")
+    try:
+        v = float(text)
+    except ValueError:
+        raise UserError(f"{where} is {text[:20]!r}, not a number; {allowed}") from None
+    if math.isnan(v):
+        raise UserError(f"{where} is {text[:20]!r}, not a number; {allowed}")
+    if math.isinf(v):
+        raise UserError(
+            f"{where} is {text[:20]!r}, which is infinite, not a usable number; {allowed}"
+        )
+    if not lo <= v <= hi:
+        raise UserError(f"{where} is {fmt(v, False)}, outside {fmt(lo, False)}..{fmt(hi, False)}")
+    return v
 
 
 def parse_grid_text(text: str, shape: tuple[int, int], lo: float, hi: float) -> torch.Tensor:

@@ -138,17 +138,16 @@ def bench_convolution(page, url: str, tries: int) -> None:
 
 
 def select_input_cell(page) -> None:
-    """Click the input grid's top-left cell (glide-data-grid draws on a canvas)."""
-    grid = page.locator('[class*="st-key-cv_img_0_"] [data-testid="stDataFrameResizable"]')
-    grid.wait_for()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 10, box["y"] + 36 + 17)
+    """Focus the input grid's top-left cell (its text is selected, so typing replaces it)."""
+    cell = page.get_by_role("textbox", name="input row 1, column 1", exact=True)
+    cell.wait_for()
+    cell.focus()
     time.sleep(0.3)
 
 
 def edit_input_cell(page, value: str) -> None:
-    """Type into the selected cell like a student: typing opens the editor, Enter sends the edit
-    (and moves down a row, so ArrowUp comes back to the same cell for the next try)."""
+    """Type into the focused cell like a student; Enter sends the edit (and moves down a row, so
+    ArrowUp comes back to the same cell for the next try)."""
     page.keyboard.type(value)
     time.sleep(0.3)
     page.keyboard.press("Enter")  # the measured input

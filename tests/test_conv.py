@@ -156,6 +156,17 @@ def test_parse_grid_refuses_bad_cells():
     assert conv.parse_grid_text("1 0 0; 0 1 0\n0,0,1", (3, 3), 0, 1).trace() == 3
 
 
+def test_parse_cell_reads_one_typed_cell():
+    assert conv.parse_cell(" −0.25 ", -2, 2) == -0.25  # the page's minus sign, spaces
+    assert conv.parse_cell("2", -2, 2) == 2.0
+    with pytest.raises(UserError, match="^filter cell at row 3, column 1 is 'x1', not a number"):
+        conv.parse_cell("x1", -2, 2, "filter cell at row 3, column 1")
+    with pytest.raises(UserError, match="is 2.5, outside −2..2"):
+        conv.parse_cell("2.5", -2, 2)
+    with pytest.raises(UserError, match="'-inf', which is infinite"):
+        conv.parse_cell("-inf", -2, 2)
+
+
 @pytest.mark.parametrize("flip", [False, True])
 def test_verify_with_torch_runs_the_shown_code(flip):
     steps = conv.conv_steps(conv.colour_sample(), torch.randn(3, 3, 3), 0.3, 2, 1, "sigmoid", flip)

@@ -1,60 +1,65 @@
 """Widgets for the convolution page: editable number grids and the kernel's slider grid.
 
-Grids live in ``st.session_state`` as float tensors; an editor shows them and hands back edits.
-A bad edit (not a number, out of range) is refused: the message is shown on the next run and the
-editor is redrawn from the kept value.
+Grids live in ``st.session_state`` as float tensors; a grid of cells (``app.ui.grid_input``) shows
+one channel and sends each edited cell at once. A bad edit (not a number, out of range) is refused:
+the message is shown above the grid and the cell goes back to the kept value.
 """
 
-import pandas as pd
 import streamlit as st
 import torch
 
-from cnncore.conv import fmt, parse_grid
+from app.ui.grid_input import grid_input
+from cnncore.conv import fmt, parse_cell
 from cnncore.errors import UserError
 
 
 def grid_editor(state_key: str, channel: int, lo: float, hi: float, label: str) -> None:
     """Edit ``st.session_state[state_key][channel]`` (float [n, n]) cell by cell."""
+    ss = st.session_state
+    key = f"{state_key}_grid_{channel}"
+    bad = None
+    if (edit := ss.pop(f"{key}_edit", None)) is not None:  # what the grid sent, just now
+        ss[f"{key}_seq"] = ss.get(f"{key}_seq", 0) + 1
+        bad = apply_edit(state_key, channel, lo, hi, label, edit)
+    values = ss[state_key][channel].tolist()
+    grid_input(
+        key,
+        [[fmt(v, paren=False).replace("−", "-") for v in row] for row in values],
+        label,
+        f"Numbers from {fmt(lo, False)} to {fmt(hi, False)}. Enter saves a cell and moves down; "
+        "Tab and the arrow keys move between cells.",
+        on_edit=lambda e: ss.update({f"{key}_edit": e}),
+        seq=ss.get(f"{key}_seq", 0),
+        bad=bad,
+    )
+
+
+def apply_edit(
+    state_key: str, channel: int, lo: float, hi: float, label: str, edit: dict
+) -> tuple[int, int] | None:
+    """Put one edited cell ``{"row", "col", "text"}`` (0-based) into the grid, or show why not.
+
+    Returns the refused cell, if any. Anything that is not a cell of this grid is ignored (the
+    browser only sends cells it shows).
+    """
     grid = st.session_state[state_key]
     n = grid.shape[-1]
-    version = st.session_state.get(f"{state_key}_ver", 0)
-    # The editor's edits are relative to the table it was first given: keep handing it that same
-    # table (until the version changes) so a second edit of a cell is not lost.
-    bases = st.session_state.setdefault(f"{state_key}_bases", {})
-    base = bases.setdefault((channel, version), grid[channel].clone())
-    for old in [k for k in bases if k[0] == channel and k[1] != version]:
-        del bases[old]
-    df = pd.DataFrame(
-        [[fmt(v, paren=False).replace("−", "-") for v in row] for row in base.tolist()],
-        columns=[str(j + 1) for j in range(n)],
-    )
-    cols = {
-        str(j + 1): st.column_config.TextColumn(
-            str(j + 1),
-            width=38,  # five columns fit a narrow window's half column (800 px, sidebar open)
-            required=True,
-            help=f"a number from {fmt(lo, False)} to {fmt(hi, False)}",
-        )
-        for j in range(n)
-    }
-    edited = st.data_editor(
-        df,
-        key=f"{state_key}_{channel}_{version}",
-        column_config=cols,
-        hide_index=True,
-        num_rows="fixed",
-        width="content",
-    )
+    edit = edit if isinstance(edit, dict) else {}
+    row, col, text = edit.get("row"), edit.get("col"), edit.get("text")
+    if not (isinstance(row, int) and isinstance(col, int) and isinstance(text, str)):
+        return None
+    if not (0 <= row < n and 0 <= col < n):
+        return None
     try:
-        values = parse_grid(edited.values.tolist(), (n, n), lo, hi, what=f"{label} cell")
+        value = parse_cell(text[:100], lo, hi, f"{label} cell at row {row + 1}, column {col + 1}")
     except UserError as exc:
-        st.session_state["cv_grid_error"] = f"{exc}. The previous value was kept."
-        st.session_state[f"{state_key}_ver"] = version + 1  # redraw from the kept grid
-        st.rerun()
-    if not torch.equal(values, grid[channel]):
+        st.error(f"{exc}. The previous value was kept.")
+        return row, col
+    if float(grid[channel, row, col]) != value:
         grid = grid.clone()
-        grid[channel] = values
+        grid[channel, row, col] = value
         st.session_state[state_key] = grid
+    return None
 
 
 def kernel_sliders(state_key: str, lo: float, hi: float) -> None:
@@ -75,7 +80,6 @@ def kernel_sliders(state_key: str, lo: float, hi: float) -> None:
 def set_kernel(state_key: str, kernel: torch.Tensor) -> None:
     """Replace the kernel everywhere it is shown (state, sliders, grid editors)."""
     st.session_state[state_key] = kernel
-    st.session_state[f"{state_key}_ver"] = st.session_state.get(f"{state_key}_ver", 0) + 1
     if kernel.shape[-1] == 3:
         for r in range(3):
             for c in range(3):

@@ -32,7 +32,6 @@ def load_sample() -> None:
     c = channels()
     img = conv.colour_sample() if name == COLOUR_SAMPLE else conv.sample(name).expand(c, 5, 5)
     SS.cv_img = img.clone()
-    SS.cv_img_ver = SS.get("cv_img_ver", 0) + 1
 
 
 def load_preset() -> None:

@@ -80,35 +80,60 @@ def test_step_is_kept_when_the_filter_or_input_changes(at):
     assert stepper_data(at)["step"] == 1 and not at.exception
 
 
+def edit_cell(app, row: int, col: int, text: str, key: str = "cv_img_grid_0") -> None:
+    """What the grid's callback stores when the browser sends an edited cell (0-based), then the
+    rerun the edit starts (tests/e2e types into the real cells)."""
+    app.session_state[f"{key}_edit"] = {"row": row, "col": col, "text": text, "nonce": 1}
+    app.run()
+
+
+def grid_text(app, key: str = "cv_img_grid_0") -> list[list[str]]:
+    """The cells' text the page hands the grid component."""
+    for el in app.get("bidi_component"):
+        if el.proto.id.endswith(f"-{key}"):
+            return json.loads(el.proto.json)["text"]
+    raise AssertionError(f"no grid {key!r} on the page")
+
+
 def test_bad_grid_edits_are_refused_and_previous_value_kept(at):
     old = at.session_state["cv_img"].clone()
+    shown = grid_text(at)
     for text, says in (
         ("abc", "'abc', not a number"),
         ("nan", "'nan', not a number"),
         ("1e999", "'1e999', which is infinite"),
         ("", "is empty"),
+        ("2", "outside 0..1"),
     ):
-        key = f"cv_img_0_{at.session_state['cv_img_ver']}"
-        edit = {"edited_rows": {1: {"2": text}}, "added_rows": [], "deleted_rows": []}
-        at.session_state[key] = edit
-        at.run()
+        edit_cell(at, 1, 1, text)
         assert not at.exception
         assert at.error and "row 2, column 2" in at.error[0].value, texts(at.error)
         assert says in at.error[0].value and "previous value was kept" in at.error[0].value
         assert (at.session_state["cv_img"] == old).all()
+        assert grid_text(at) == shown  # the grid is redrawn from the kept value
+    at.run()  # the next action: the message has done its job
+    assert not at.error
 
 
 def test_good_grid_edits_change_output_twice_in_a_row(at):
-    key = f"cv_img_0_{at.session_state['cv_img_ver']}"
-    at.session_state[key] = {"edited_rows": {0: {"2": "1"}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+    edit_cell(at, 0, 1, "1")
     assert not at.exception and not at.error
-    assert at.session_state["cv_img"][0, 0, 1] == 1
+    assert at.session_state["cv_img"][0, 0, 1] == 1 and grid_text(at)[0][1] == "1"
     assert shown_equation(at).startswith("1·1 + (−1)·1")
-    # the editor keeps its first table, so editing the same cell back is seen too
-    at.session_state[key] = {"edited_rows": {0: {"2": "0"}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+    edit_cell(at, 0, 1, "0")  # the same cell back
     assert at.session_state["cv_img"][0, 0, 1] == 0 and shown_equation(at).endswith("= 3")
+    edit_cell(at, 0, 1, " 0.25 ")
+    assert at.session_state["cv_img"][0, 0, 1] == 0.25 and grid_text(at)[0][1] == "0.25"
+
+
+def test_filter_grid_edits_reach_the_5x5_kernel(at):
+    at.radio(key="cv_k").set_value(5).run()
+    edit_cell(at, 4, 4, "-1.5", key="cv_kernel_grid_0")
+    assert not at.exception and not at.error
+    assert at.session_state["cv_kernel"][0, 4, 4] == -1.5
+    assert grid_text(at, "cv_kernel_grid_0")[4][4] == "-1.5"
+    edit_cell(at, 0, 0, "3", key="cv_kernel_grid_0")
+    assert "filter cell at row 1, column 1 is 3, outside −2..2" in at.error[0].value
 
 
 def test_invalid_options_explain_themselves(at):
@@ -227,7 +252,6 @@ def test_learned_filter_from_a_saved_run_loads_into_the_filter(tiny_data):
     assert any("filter 3 of the first layer" in s.value for s in app.success)
     learned = result.model.first_layer_filters()[3, 0]
     loaded = app.session_state["cv_kernel"][0]
-    # The grid editor shows (and keeps) three decimals.
     assert loaded.shape == (5, 5) and torch.allclose(loaded, learned.clamp(-2, 2), atol=1e-3)
     assert app.radio(key="cv_k").value == 5
     assert stepper_data(app)["payload"]["window"] == 5

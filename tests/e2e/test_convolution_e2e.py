@@ -156,3 +156,45 @@ def test_quiz_right_then_wrong(page):
     assert box.locator(".eq").inner_text().endswith("= −3")
     page.screenshot(path=ARTIFACTS / "convolution_quiz.png", full_page=True)
     assert page.errors == []
+
+
+def test_typing_into_the_input_grid(page):
+    """A student types into a real cell: "abc" is refused with a message and the cell shows the kept
+    value; "1" changes the equation; Enter moves down a row, the arrow keys move between cells."""
+    open_app(page, "convolution")
+    cell = page.get_by_role("textbox", name="input row 1, column 2", exact=True)
+    assert cell.input_value() == "0"
+    eq = stepper(page).locator(".eq")
+    before = eq.inner_text()
+    assert before == expected(1, 0.0)["equation"]
+
+    cell.click()
+    page.keyboard.type("abc")
+    page.keyboard.press("Enter")
+    below = page.get_by_role("textbox", name="input row 2, column 2", exact=True)
+    assert below.evaluate("(e) => e === e.getRootNode().activeElement")  # Enter moved down
+    wait_idle(page)
+    error = page.locator('main [data-testid="stAlert"]').filter(has_text="previous value was kept")
+    error.wait_for()
+    assert "input cell at row 1, column 2 is 'abc', not a number" in error.inner_text()
+    assert "previous value was kept" in error.inner_text()
+    page.wait_for_function(  # the grid is redrawn from the kept value
+        "(c) => c.value === '0'", arg=cell.element_handle(), timeout=10_000
+    )
+    assert eq.inner_text() == before
+
+    page.keyboard.press("ArrowUp")  # back to the cell, its text selected: typing replaces it
+    page.keyboard.type("1")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    page.wait_for_function(
+        "(e) => e.innerText.startsWith('1·1 + (−1)·1')", arg=eq.element_handle(), timeout=10_000
+    )
+    assert error.count() == 0  # the message stayed until this next action
+    assert cell.input_value() == "1"
+
+    below.press("ArrowRight")  # a selected cell: the arrow moves to the next cell
+    right = page.get_by_role("textbox", name="input row 2, column 3", exact=True)
+    assert right.evaluate("(e) => e === e.getRootNode().activeElement")
+    page.screenshot(path=ARTIFACTS / "convolution_grid_edit.png")
+    assert page.errors == []

@@ -92,19 +92,36 @@ def test_nothing_is_cut_or_overlaps(browser, app_server, name, width):
 
 
 def convolution_problems(page) -> list[str]:
-    """The 5x5 grids show all five columns (no sideways scrolling); the stepper is whole."""
+    """The 5x5 grids show all five columns, each cell its whole value; the stepper is whole."""
     problems = []
-    page.locator('[class*="st-key-cv_img_"] .dvn-scroller').first.wait_for()
-    grids = page.evaluate(
-        """() => [...document.querySelectorAll('[class*="st-key-cv_img_"] .dvn-scroller,'
-                                               + '[class*="st-key-cv_kernel_"] .dvn-scroller')]
-              .map((g) => [g.scrollWidth, g.clientWidth])"""
+    page.get_by_role("textbox", name="input row 1, column 1", exact=True).wait_for()
+    # every cell of every shown grid: inside the page, wide enough to show its whole text
+    cells = page.evaluate(
+        """() => {
+          const main = document.querySelector('[data-testid="stMain"]').getBoundingClientRect();
+          const all = (node, sel) => [...node.querySelectorAll(sel)].concat(
+            ...[...node.querySelectorAll('*')].filter((e) => e.shadowRoot)
+              .map((e) => all(e.shadowRoot, sel)));
+          const out = [];
+          for (const host of document.querySelectorAll('[class*="st-key-cv_img_grid_"],'
+                                                       + '[class*="st-key-cv_kernel_grid_"]')) {
+            for (const c of all(host, 'input.cell')) {
+              if (c.offsetParent === null) continue;  // a colour channel's hidden tab
+              const r = c.getBoundingClientRect();
+              out.push([c.getAttribute('aria-label'), c.value, r.right <= main.right + 1,
+                        c.scrollWidth <= c.clientWidth + 1, r.width]);
+            }
+          }
+          return out;
+        }"""
     )
-    if not grids:
-        problems.append("the input grid was not found")
-    for scroll, client in grids:
-        if scroll > client + 1:
-            problems.append(f"a 5x5 grid shows {client} of its {scroll} px: columns are cut")
+    if len(cells) < 25:
+        problems.append(f"the input grid was not found whole ({len(cells)} cells shown)")
+    for label, value, inside, whole, width in cells:
+        if not inside:
+            problems.append(f"grid cell {label!r} is cut on the right")
+        elif not whole:
+            problems.append(f"grid cell {label!r} ({width:.0f} px) cuts its value {value!r}")
     main = page.locator('[data-testid="stMain"]').bounding_box()
     right = main["x"] + main["width"]
     for loc in (
