@@ -5,12 +5,20 @@ one channel and sends each edited cell at once. A bad edit (not a number, out of
 the message is shown above the grid and the cell goes back to the kept value.
 """
 
+import re
+
 import streamlit as st
 import torch
 
 from app.ui.grid_input import grid_input
 from cnncore.conv import fmt, parse_cell
 from cnncore.errors import UserError
+
+
+def as_text(message: str) -> str:
+    """``message`` with Markdown's active characters escaped, so what a visitor typed (quoted in
+    it) is shown as typed, never interpreted."""
+    return re.sub(r"([\\`*_\[\]()<>#!|~$&])", r"\\\1", message)
 
 
 def grid_editor(state_key: str, channel: int, lo: float, hi: float, label: str) -> None:
@@ -53,7 +61,7 @@ def apply_edit(
     try:
         value = parse_cell(text[:100], lo, hi, f"{label} cell at row {row + 1}, column {col + 1}")
     except UserError as exc:
-        st.error(f"{exc}. The previous value was kept.")
+        st.error(as_text(f"{exc}. The previous value was kept."))  # it quotes what was typed
         return row, col
     if float(grid[channel, row, col]) != value:
         grid = grid.clone()

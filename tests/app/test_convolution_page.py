@@ -104,6 +104,7 @@ def test_bad_grid_edits_are_refused_and_previous_value_kept(at):
         ("1e999", "'1e999', which is infinite"),
         ("", "is empty"),
         ("2", "outside 0..1"),
+        ("**x**[a](b)", r"'\*\*x\*\*\[a\]\(b\)', not a number"),  # shown as typed, not Markdown
     ):
         edit_cell(at, 1, 1, text)
         assert not at.exception
