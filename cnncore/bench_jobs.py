@@ -17,7 +17,7 @@ from cnncore.data import Dataset, load_data
 from cnncore.jobs import WORKER_THREADS, JobManager, TrainingJob, set_intraop_threads
 from cnncore.plots import training as plots
 from cnncore.runs import RunStore
-from cnncore.train import TrainConfig, Trainer
+from cnncore.train import TrainConfig, Trainer, warm_up
 
 
 def draw_like_the_page(job: TrainingJob, data: Dataset, weights: bool = True) -> None:
@@ -184,6 +184,7 @@ def estimate_check(
     estimate = estimate_seconds(config, data, WORKER_THREADS)
     set_intraop_threads(1)
     manager = JobManager(max_running=1)
+    warm_up()  # as on the page: its job manager starts this when the page opens, before Start
     started = time.perf_counter()
     job = manager.submit(TrainingJob(config, data, store=None))
     polls = 0

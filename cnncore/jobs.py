@@ -34,7 +34,7 @@ from cnncore.memory import estimate_training_bytes, mb
 from cnncore.runs import event_row
 from cnncore.settings import Settings, load_settings
 from cnncore.speed import CHART_POINTS, MinMaxSeries
-from cnncore.train import Event, TrainConfig, TrainControl, Trainer, TrainResult
+from cnncore.train import Event, TrainConfig, TrainControl, Trainer, TrainResult, warm_up
 
 ENDED = ("finished", "stopped", "failed", "diverged")
 # Compute threads per job: the settings' threads_per_job (cnncore/settings.py). On a laptop a job
@@ -562,6 +562,9 @@ class JobManager:
         self._running: set[str] = set()
         self._seen: dict[str, float] = {}  # session id -> last time it was seen (heartbeat)
         self._closed = False
+        # A process's first optimizer imports torch._dynamo (seconds): done now, in the
+        # background, so that a student's first run does not wait for it after pressing Start.
+        threading.Thread(target=warm_up, name="cnn-explorer-warm-up", daemon=True).start()
 
     def check(self, job: Job) -> int:
         """Raise UserError if ``job`` is over a limit; else its estimated memory in bytes."""

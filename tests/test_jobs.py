@@ -288,3 +288,29 @@ def test_a_stop_is_shown_at_once_while_the_run_is_still_being_saved(manager):
     assert job.snapshot()["stopping"] is True and not job.done
     release.set()
     assert job.join(30) and job.status == "stopped" and job.snapshot()["stopping"] is False
+
+
+def test_a_new_job_manager_pays_the_first_optimizers_import_before_any_job(tmp_path):
+    """A process's first optimizer imports torch._dynamo (seconds here): the manager does it in
+    the background when it is made (the training page opens it), not the first run after Start."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys, time\n"
+        "from cnncore.jobs import JobManager\n"
+        "assert 'torch._dynamo' not in sys.modules, 'imported before the manager'\n"
+        "manager = JobManager(max_running=1)\n"
+        "deadline = time.monotonic() + 120\n"
+        "while 'torch._dynamo' not in sys.modules and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    env = {"CNN_EXPLORER_RUNS": str(tmp_path / "runs"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
