@@ -2,6 +2,7 @@
 
     python tests/load_class.py                # 10 tabs: 2 training, 8 moving convolution sliders
     python tests/load_class.py --tabs 6 --seconds 20
+    python tests/load_class.py --think 2      # each slider tab waits 2 s between its moves
 
 Not collected by pytest (a command; it prints numbers and PASS/FAIL lines, exit 1 on a FAIL).
 Everything is bounded: the server listens on 127.0.0.1 only, every wait has a deadline, and the
@@ -202,6 +203,13 @@ def main() -> int:
     ap.add_argument("--trainers", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=30, help="length of the together phase")
     ap.add_argument("--jobs-at-once", type=int, default=2)
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds the slider tabs wait after their moves have settled before the next "
+        "(0: at once, again and again: the worst case; a student looks at the result first)",
+    )
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -308,13 +316,15 @@ def main() -> int:
             while time.monotonic() < deadline:  # every slider tab moves at once, again and again
                 latencies += moves(sliders, "ArrowRight" if n % 2 else "ArrowLeft")
                 n += 1
+                time.sleep(args.think)
                 for i, page in enumerate(tabs[: args.trainers]):
                     if (r := images_per_s(page)) is not None:
                         rates[i].append(r)
             together = [statistics.median(r) if r else 0.0 for r in rates.values()]
             p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
             print(
-                f"together ({args.tabs} tabs, {args.trainers} training): slider p50 {p50:.2f} s, "
+                f"together ({args.tabs} tabs, {args.trainers} training, {args.think:g} s between "
+                f"moves): slider p50 {p50:.2f} s, "
                 f"p95 {p95:.2f} s over {len(latencies)} moves; trainers "
                 + ", ".join(f"{r:,.0f}" for r in together)
                 + f" images/s = {min(together) / max(rate_alone, 1):.0%} of alone"
