@@ -16,6 +16,7 @@ message as is, anything else prefixed by its type), and ``traceback`` kept for t
 from __future__ import annotations
 
 import collections
+import gc
 import math
 import os
 import threading
@@ -60,6 +61,10 @@ def _libc_trim():
 
 
 MALLOC_TRIM = _libc_trim()
+# How often a server with no job running collects garbage and trims the heap (JobManager). A full
+# collection takes ~0.15 s here; Streamlit's collection after every script run is turned off
+# (.streamlit/config.toml), so the cycles of closed sessions would otherwise stay for a long time.
+HOUSEKEEPING_S = 60.0
 WEIGHTS_EVERY_S = 0.3  # how often a training worker publishes a copy of its weights
 # A job's worker (and the OpenMP threads it starts) runs at this nice value: the threads that
 # serve pages (and, on a laptop, the browser drawing them) keep their normal priority, so a
@@ -565,6 +570,8 @@ class JobManager:
         # A process's first optimizer imports torch._dynamo (seconds): done now, in the
         # background, so that a student's first run does not wait for it after pressing Start.
         threading.Thread(target=warm_up, name="cnn-explorer-warm-up", daemon=True).start()
+        self._closing = threading.Event()
+        threading.Thread(target=self._housekeeping, name="cnn-explorer-memory", daemon=True).start()
 
     def check(self, job: Job) -> int:
         """Raise UserError if ``job`` is over a limit; else its estimated memory in bytes."""
@@ -704,6 +711,7 @@ class JobManager:
 
     def shutdown(self, timeout: float = 30.0) -> bool:
         """Stop every job and join every thread; True if all threads have exited."""
+        self._closing.set()
         with self._lock:
             self._closed = True
             jobs = list(self._jobs.values())
@@ -713,6 +721,17 @@ class JobManager:
         return all(job.join(max(0.0, deadline - time.monotonic())) for job in jobs)
 
     # -- internals (called with or without the lock; the lock is re-entrant) ----------------
+    def _housekeeping(self, every_s: float = HOUSEKEEPING_S) -> None:
+        """While no job runs, every ``every_s``: a full garbage collection, then malloc_trim, so
+        the memory of ended jobs and closed sessions goes back to the system after a class."""
+        while not self._closing.wait(every_s):
+            with self._lock:
+                busy = bool(self._running)
+            if not busy:
+                gc.collect()
+                if MALLOC_TRIM is not None:
+                    MALLOC_TRIM(0)
+
     def _ended(self, job: Job) -> None:
         job._release()
         if MALLOC_TRIM is not None:

@@ -314,3 +314,27 @@ def test_a_new_job_manager_pays_the_first_optimizers_import_before_any_job(tmp_p
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_an_idle_manager_collects_the_garbage_closed_sessions_leave():
+    """Streamlit's collection after every run is off: the manager's housekeeping collects the
+    cycles (e.g. of closed sessions) while no job runs."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    manager = JobManager(max_running=1)
+    gc.disable()  # only the housekeeping may collect during this test
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: freed only by a collection
+        gone = weakref.ref(a)
+        del a, b
+        assert gone() is not None
+        threading.Thread(target=manager._housekeeping, args=(0.05,), daemon=True).start()
+        wait_for(lambda: gone() is None, timeout=30, what="the cycle collected")
+    finally:
+        gc.enable()
+        manager.shutdown()
