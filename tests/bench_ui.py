@@ -9,12 +9,14 @@ prints p50/p95 per interaction, from the key press or click to the page being id
   page's controls)
 - live training: Pause / Apply learning rate / Resume / Stop click while a job trains, until the
   page shows it
+- live training polls (``poll``): what the polling live panel costs the browser while a job
+  trains (main-thread busy ms per second, long tasks, CPU of all Chromium processes)
 - live training throughput (``rate``): the job's images/s while the page polls it, against the
   headless Trainer on the same number of threads in a child process run before and after (the
   ratio is what matters on a busy machine)
 - every page: first visit after the server is warm, until its content is shown
 
-Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,rate] [--batches 30]
+Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,poll,rate] [--batches 30]
 Timings are the browser's own clock (performance.now): the input event's timestamp to the
 attribute change, recorded by a MutationObserver, so polling adds nothing. Other load on the
 machine adds to them; name the CPU when you quote them (lscpu | grep 'Model name').
@@ -243,6 +245,69 @@ def bench_training(page, url: str, tries: int) -> None:
         print(f"training: a control did not answer as expected ({str(exc).splitlines()[0]})")
 
 
+def chromium_cpu_seconds() -> float:
+    """utime + stime of every Chromium process on the machine (the benchmark runs alone under
+    the CPU lock, so these are its browser's)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if "chrom" in name.lower():
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+LONG_TASKS_JS = """() => {
+  window.__long = [];
+  new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration)))
+    .observe({type: 'longtask'});
+}"""
+
+
+def bench_poll_cost(page, url: str, seconds: float = 10.0) -> None:
+    """What the live panel's polling costs the browser while a job trains: the renderer main
+    thread's busy time (CDP Performance.getMetrics TaskDuration, ScriptDuration, LayoutDuration,
+    RecalcStyleDuration) per second, long tasks (> 50 ms), and the CPU of all Chromium processes."""
+    page.goto(f"{url}/training")
+    wait_idle(page)
+    try:
+        fill_training_form(page, Epochs="50", Batch_size="32")
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
+    except Exception as exc:
+        print(f"poll cost: could not start a job with the page's controls ({exc})")
+        return
+    time.sleep(3)  # past the first draws
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    page.evaluate(LONG_TASKS_JS)
+    names = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+    def metrics() -> dict:
+        got = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        return {n: got.get(n, 0.0) for n in names}
+
+    m0, c0, t0 = metrics(), chromium_cpu_seconds(), time.perf_counter()
+    time.sleep(seconds)
+    m1, c1, dt = metrics(), chromium_cpu_seconds(), time.perf_counter() - t0
+    long = page.evaluate("() => window.__long")
+    per_s = {n: (m1[n] - m0[n]) / dt * 1000 for n in names}
+    print(
+        "training: browser cost of the polling live panel while a job trains: main thread busy "
+        f"{per_s['TaskDuration']:.0f} ms/s (script {per_s['ScriptDuration']:.0f}, layout "
+        f"{per_s['LayoutDuration']:.0f}, style {per_s['RecalcStyleDuration']:.0f}); "
+        f"{len(long)} long tasks in {dt:.0f} s (max {max(long, default=0):.0f} ms); all Chromium "
+        f"processes {(c1 - c0) / dt * 1000:.0f} ms CPU/s"
+    )
+    page.get_by_role("button", name="Stop", exact=True).first.click()
+    page.get_by_text("Saved as run").first.wait_for(timeout=600_000)
+    wait_idle(page)
+
+
 def headless_rate(config: dict) -> float:
     out = subprocess.run(
         [sys.executable, "-c", HEADLESS, json.dumps(config)],
@@ -311,7 +376,7 @@ def bench_first_visit(browser, url: str, tries: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tries", type=int, default=20)
-    ap.add_argument("--only", default="visit,conv,inv,train,rate")
+    ap.add_argument("--only", default="visit,conv,inv,train,poll,rate")
     ap.add_argument("--batches", type=int, default=30, help="batches per epoch of the rate run")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -343,6 +408,8 @@ def main() -> None:
                 bench_invariance(page, url, args.tries)
             if "train" in only:
                 bench_training(page, url, max(3, args.tries // 4))
+            if "poll" in only:
+                bench_poll_cost(page, url)
             if "rate" in only:
                 bench_training_rate(page, url, runs, args.batches)
             browser.close()

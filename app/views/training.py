@@ -10,7 +10,15 @@ from torch import nn
 from app.ui import share
 from app.ui.arithmetic import STANDARDISED, arithmetic_details
 from app.ui.data import current_dataset
-from app.ui.jobs import POLL_RUNNING_S, job_manager, job_panel, poll_every, session_id
+from app.ui.jobs import (
+    POLL_RUNNING_S,
+    job_manager,
+    job_state_line,
+    poll_every,
+    queue_text,
+    session_id,
+)
+from app.ui.live_weights import live_weights
 from app.ui.runs import escape_markdown, publish_button, run_store
 from cnncore import links, speed
 from cnncore.analysis import (
@@ -235,7 +243,7 @@ with contextlib.suppress(UserError):  # a bad value gets its message when Start 
 # ------------------------------------------------------------------------------ live panel
 def progress_text(s: dict) -> str:
     if s["status"] == "queued":
-        return f"queued, position {s['queue_position']}"
+        return f"queued: {queue_text(s)}" if s.get("queue_position") else "queued"
     if not s["batches_per_epoch"] or not s["batch"]:  # never "batch 0/0 · 0 images/s"
         return "no batch was trained" if s["done"] else "starting…"
     running = not s["done"] and s.get("seconds_left") is not None
@@ -331,51 +339,59 @@ def weight_figures(j: TrainingJob) -> None:
     state, step = j.weights()
     if state is None:
         return
-    left, right = st.columns([1, 1.2])
-    i = right.number_input(
+    i = st.number_input(
         "Digit for the feature maps (index in the test split)",
         0,
         len(data.test) - 1,
         0,
         key="digit",
         on_change=act,
+        width=320,
     )
-    version = (j.id, step, int(i))
-    cached = SS.get("tp_weight_figs")
+    version = f"{j.id}-{step}-{int(i)}"
+    cached = SS.get("tp_weight_payload")
     if cached is None or cached[0] != version:
         model = model_from_state(j.config.model, state)
         filters, caption = first_layer_filters(model)
         image = data.test.images[int(i)]
         label = data.classes[int(data.test.labels[int(i)])]
-        maps = feature_maps(model, image)
-        cached = (
-            version,
-            plots.filters_figure(filters, caption, step),
-            plots.feature_maps_figure(maps, image, label),
+        payload = plots.weights_payload(
+            filters, caption, step, feature_maps(model, image), image, label
         )
-        SS["tp_weight_figs"] = cached
-    left.plotly_chart(cached[1], key="filters_chart")
-    right.plotly_chart(cached[2], key="maps_chart")
+        cached = SS["tp_weight_payload"] = (version, payload)
+    live_weights(cached[1], cached[0], key="weights_pictures")
 
 
 def live_panel(job_id: str, every: float | None) -> None:
-    """Curves and controls redraw every ``every`` s; filters and feature maps every WEIGHTS_S
-    (they cost more to draw, and a slower cadence keeps training at full speed)."""
+    """Three fragments. The run's state and its controls redraw only when the student acts (a
+    click reruns just them, at once, and never waits behind a poll); the progress and curves
+    redraw every ``every`` s; the filters and feature maps every WEIGHTS_S. So a poll sends the
+    browser only what changes (measured in bench_ui.py ``--only poll``)."""
+
+    @st.fragment
+    def state_panel():
+        j = manager.get(job_id)
+        if j is None:
+            return
+        s = j.snapshot(since=j.version)  # no history: the curves fragment draws it
+        st.subheader(escape_markdown(f"Run: {j.name}"))
+        st.markdown(job_state_line(s))
+        if not s["done"] and not s["stopping"]:
+            controls(j, s)
+        elif s["done"] and s["run_id"]:  # (a running job's run folder exists from the start)
+            st.success(f"{escape_markdown(s['message'])}. Saved as run **{s['run_id']}**.")
 
     @st.fragment(run_every=every)
-    def panel():
+    def curves_panel():
         set_intraop_threads(1)
         j = manager.get(job_id)
         if j is None:
             return
         manager.touch(sid)
         s = j.snapshot(since=known_version(job_id))
-        st.subheader(escape_markdown(f"Run: {j.name}"))
-        job_panel(s, progress_text(s))
-        if not s["done"] and not s["stopping"]:
-            controls(j, s)
-        elif s["done"] and s["run_id"]:  # (a running job's run folder exists from the start)
-            st.success(f"{escape_markdown(s['message'])}. Saved as run **{s['run_id']}**.")
+        st.progress(min(max(s["progress"], 0.0), 1.0), text=progress_text(s))
+        if s["error"]:
+            st.error(s["error"])
         live_figures(j, s)
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
@@ -387,7 +403,8 @@ def live_panel(job_id: str, every: float | None) -> None:
         if j is not None:
             weight_figures(j)
 
-    panel()
+    state_panel()
+    curves_panel()
     weights_panel()
 
 

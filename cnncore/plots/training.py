@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from cnncore.plots.invariance import picture_row
 from cnncore.speed import CHART_POINTS, MinMaxSeries, ema_of_buckets
 
 COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
@@ -389,6 +390,49 @@ def feature_maps_figure(
     fig = _layout(fig, "Feature maps of one digit", 460)
     fig.update_layout(hovermode="closest")
     return fig
+
+
+def weights_payload(
+    filters: torch.Tensor,
+    caption: str,
+    step: int | None,
+    maps: list[tuple[str, torch.Tensor]],
+    image: torch.Tensor | None = None,
+    label: str = "",
+    max_channels: int = 8,
+) -> dict:
+    """What the live panel's canvas pictures of the model draw (``app.ui.live_weights``): the
+    content of ``filters_figure`` and ``feature_maps_figure`` as plain numbers, so the browser
+    colours pixels instead of redrawing two Plotly heatmaps every couple of seconds.
+
+    ``filters``: float [K, h, w] on one symmetric red-blue scale ±max|w| (red negative, blue
+    positive), in a square grid of ``cols`` columns. ``maps``: (name, float [C, H, W]) after each
+    layer, the first ``max_channels`` channels of each, each layer scaled to its own maximum (0..1,
+    Viridis); ``image`` uint8 [1, 28, 28] first, grey. Values rounded to 3 decimals."""
+    k = filters.shape[0]
+    finite = filters[torch.isfinite(filters)]
+    bound = max(float(finite.abs().max()) if finite.numel() else 1.0, 1e-6)
+    title = "First-layer filters" + (f" at batch {step}" if step is not None else "")
+    rows = []
+    if image is not None:
+        rows.append(picture_row(f"input: {label}", [image[0].float() / 255], "gray", 0, 1))
+    for name, act in maps:
+        shown = act[:max_channels].float()
+        peak = float(shown.max()) if shown.numel() else 0.0
+        scaled = shown / peak if peak > 0 else shown
+        first = f"first {shown.shape[0]} of " if shown.shape[0] < act.shape[0] else ""
+        text = f"{name}: {first}{act.shape[0]} maps, {act.shape[1]}×{act.shape[2]}"
+        rows.append(picture_row(text, list(scaled), "Viridis", 0, 1))
+    return {
+        "filters": {
+            **picture_row(title, list(filters.float()), "RdBu", -bound, bound),
+            "caption": caption,
+            "cols": max(1, math.ceil(math.sqrt(k))),  # a square grid: 16 filters -> 4x4
+            "scale": f"red negative · white 0 · blue positive (±{bound:.3g})",
+        },
+        "maps": {"title": "Feature maps of one digit", "rows": rows},
+        "step": step,
+    }
 
 
 def confusion_figure(confusion: torch.Tensor, classes: tuple[str, ...]) -> go.Figure:
