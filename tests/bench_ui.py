@@ -231,6 +231,8 @@ def bench_training(page, url: str, tries: int) -> None:
             page.get_by_role("button", name="Resume", exact=True).click()
             page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=30_000)
             resumes.append((time.perf_counter() - t0) * 1000)
+        print("training: each try, ms: Pause", *(f"{t:.0f}" for t in pauses), end="; ")
+        print("Resume", *(f"{t:.0f}" for t in resumes))
         report("training: Pause click -> shown", pauses)
         report("training: Apply learning rate click -> shown", applies)
         report("training: Resume click -> shown", resumes)

@@ -44,8 +44,13 @@ function text(tag, cls, content) {
   return el;
 }
 
+function rgbOf(c) {
+  if (c.startsWith("#")) return [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+  return (c.match(/\d+/g) || [0, 0, 0]).slice(0, 3).map(Number); // "rgb(r, g, b)"
+}
+
 function scaleOf(colorscale) {
-  return colorscale.map(([t, c]) => [t, (c.match(/\d+/g) || [0, 0, 0]).slice(0, 3).map(Number)]);
+  return colorscale.map(([t, c]) => [t, rgbOf(c)]);
 }
 
 function filtersBox(f) {
@@ -80,7 +85,12 @@ function mapsBox(m) {
     const stops = scaleOf(row.colorscale);
     row.maps.forEach((map, j) => {
       const canvas = paint(map, stops, row.lo, row.hi);
-      hover(canvas, map, readout, row.maps.length > 1 ? `${row.name.split(":")[0]}, map ${j}` : row.name);
+      hover(
+        canvas,
+        map,
+        readout,
+        row.maps.length > 1 ? `${row.name.split(":")[0]}, map ${j}` : row.name,
+      );
       strip.appendChild(canvas);
     });
     box.appendChild(strip);

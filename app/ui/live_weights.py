@@ -19,7 +19,8 @@ CSS = """
 .lw-note, .lw-label, .lw-readout { font-size: 12px; color: #475569; }
 .lw-readout { min-height: 1.2em; font-size: 13px; }
 .lw-label { margin-top: 6px; }
-.lw-grid, .lw-strip { display: grid; gap: 3px; margin: 4px 0; }
+.lw-grid, .lw-strip { display: grid; gap: 4px; margin: 4px 0; }
+.lw-grid { gap: 6px; }
 .lw-grid { max-width: 320px; }
 canvas { width: 100%; image-rendering: pixelated; display: block; }
 """

@@ -18,6 +18,7 @@ from app.ui.jobs import (
     queue_text,
     session_id,
 )
+from app.ui.live_chart import live_chart
 from app.ui.live_weights import live_weights
 from app.ui.runs import escape_markdown, publish_button, run_store
 from cnncore import links, speed
@@ -293,23 +294,23 @@ def controls(j: TrainingJob, s: dict) -> None:
     show_message("lr")
 
 
-def cached_figures(j: TrainingJob, s: dict, smoothing: float, log_y: bool):
-    """The loss and validation figures, rebuilt only when the job's history version or the view
-    changed: a paused job's refreshes build nothing, and ``s`` carries no history copy then
-    (``snapshot(since=...)``)."""
+def cached_curves(j: TrainingJob, s: dict, smoothing: float, log_y: bool) -> tuple[str, dict]:
+    """(version, payload) of the loss and validation charts, rebuilt only when the job's history
+    version or the view changed: a paused job's refreshes build nothing, and ``s`` carries no
+    history copy then (``snapshot(since=...)``)."""
     key = (j.id, s["version"], smoothing, log_y)
-    cached = SS.get("tp_figs")
+    cached = SS.get("tp_curves")
     if cached is None or cached[0] != key:
         h = s["history"] if s["history"] is not None else j.chart_history()
-        cached = (key, plots.loss_figure(h, smoothing, log_y), plots.val_figure(h), h["batches"])
-        SS["tp_figs"] = cached
+        payload = plots.live_curves_payload(h, smoothing, log_y)
+        cached = SS["tp_curves"] = (key, "-".join(map(str, key)), payload, h["batches"])
     return cached[1], cached[2], cached[3]
 
 
 def known_version(job_id: str) -> int | None:
-    """The history version this tab's figures were built from (the next poll skips copying the
+    """The history version this tab's charts were built from (the next poll skips copying the
     history when it has not changed)."""
-    cached = SS.get("tp_figs")
+    cached = SS.get("tp_curves")
     return cached[0][1] if cached is not None and cached[0][0] == job_id else None
 
 
@@ -327,12 +328,14 @@ def live_figures(j: TrainingJob, s: dict) -> None:
         on_change=act,
     )
     log_y = row.toggle("Log-scale loss", key="log_y", on_change=act)
-    loss_fig, val_fig, batches = cached_figures(j, s, smoothing, log_y)
+    version, curves, batches = cached_curves(j, s, smoothing, log_y)
     row.caption(f"{batches} batches plotted")
     st.caption(f"Smoothing: {plots.SMOOTHING_FORMULA} (w = 0: raw loss). Hover for read-outs.")
     left, right = st.columns([1.7, 1])
-    left.plotly_chart(loss_fig, key="loss_chart")
-    right.plotly_chart(val_fig, key="val_chart")
+    with left:
+        live_chart(curves["loss"], version, key="loss_chart")
+    with right:
+        live_chart(curves["val"], version, key="val_chart")
 
 
 def weight_figures(j: TrainingJob) -> None:

@@ -171,7 +171,17 @@ def loss_figure(
     log_y: bool = False,
     title: str = "Training loss per batch",
 ) -> go.Figure:
-    """Raw per-batch loss (faint; at most ~2,000 points: each bucket's lowest and highest, so
+    """``loss_parts`` as a Plotly figure."""
+    return _unvalidated(*loss_parts(history, smoothing, log_y, title))
+
+
+def loss_parts(
+    history: dict,
+    smoothing: float = 0.6,
+    log_y: bool = False,
+    title: str = "Training loss per batch",
+) -> tuple[list[dict], dict]:
+    """(traces, layout) as plain Plotly dicts: raw per-batch loss (faint; at most ~2,000 points: each bucket's lowest and highest, so
     spikes stay), its debiased EMA (bold; exact while every batch is its own bucket, then the
     EMA over bucket means), validation loss at each epoch's end, and vertical markers where the
     learning rate changed or training was paused/resumed."""
@@ -227,11 +237,17 @@ def loss_figure(
         shapes=shapes,
         annotations=annotations,
     )
-    return _unvalidated(data, layout)
+    return data, layout
 
 
 def val_figure(history: dict) -> go.Figure:
-    """Validation accuracy per epoch (and test accuracy when the run has ended)."""
+    """``val_parts`` as a Plotly figure."""
+    return _unvalidated(*val_parts(history))
+
+
+def val_parts(history: dict) -> tuple[list[dict], dict]:
+    """(traces, layout) as plain Plotly dicts: validation accuracy per epoch (and test accuracy
+    when the run has ended)."""
     val = history.get("val") or []
     data = [
         {
@@ -294,7 +310,101 @@ def val_figure(history: dict) -> go.Figure:
         shapes=shapes,
         annotations=annotations,
     )
-    return _unvalidated(data, layout)
+    return data, layout
+
+
+DASHES = {"dash": [6, 4], "dot": [2, 3]}  # Plotly's line dashes as canvas setLineDash patterns
+
+
+def _finite(values) -> list:
+    """Numbers with 5 significant digits (a small payload); NaN and infinities as None (JSON has
+    no NaN; the chart breaks its line there)."""
+    out = []
+    for v in values:
+        v = None if v is None else float(v)
+        out.append(float(f"{v:.5g}") if v is not None and math.isfinite(v) else None)
+    return out
+
+
+def chart_payload(data: list[dict], layout: dict) -> dict:
+    """A figure's plain dicts (``loss_parts``, ``val_parts``) as what ``app.ui.live_chart`` draws
+    on a canvas: the same traces, lines, labels and axes, nothing Plotly-specific. Series:
+    ``{name, x, y, color, width, opacity, lines, markers (size or 0), text, percent}``; lines
+    (``shapes``): ``{x0, x1, y0, y1, xref, yref, color, dash}`` with ref "x"/"y" (data) or
+    "x domain"/"y domain"/"paper" (0..1 of the plot); labels (``annotations``): ``{text, x, y,
+    xref, yref, angle, color, xanchor, yanchor}``."""
+    yaxis, xaxis = layout.get("yaxis", {}), layout.get("xaxis", {})
+    percent = yaxis.get("tickformat", "").endswith("%")
+    series = []
+    for t in data:
+        mode = t.get("mode", "lines")
+        series.append(
+            {
+                "name": t["name"],
+                "x": _finite(t["x"]),
+                "y": _finite(t["y"]),
+                "color": t["line"]["color"],
+                "width": t["line"].get("width", 2),
+                "opacity": t.get("opacity", 1),
+                "lines": "lines" in mode,
+                "markers": t.get("marker", {}).get("size", 6) if "markers" in mode else 0,
+                "text": t.get("text") if "text" in mode else None,
+                "percent": percent,
+            }
+        )
+    lines = [
+        {
+            **{k: sh[k] for k in ("x0", "x1", "y0", "y1", "xref", "yref")},
+            "color": sh["line"]["color"],
+            "dash": DASHES.get(sh["line"].get("dash"), []),
+        }
+        for sh in layout.get("shapes", [])
+    ]
+    labels = [
+        {
+            "text": a["text"],
+            "x": a["x"],
+            "y": a["y"],
+            "xref": a["xref"],
+            "yref": a["yref"],
+            "angle": a.get("textangle", 0),
+            "color": a.get("font", {}).get("color", "#334155"),
+            "xanchor": a.get("xanchor", "center"),
+            "yanchor": a.get("yanchor", "middle"),
+        }
+        for a in layout.get("annotations", [])
+    ]
+    return {
+        "title": layout["title"]["text"],
+        "height": layout["height"],
+        "x": {
+            "title": xaxis.get("title", {}).get("text", ""),
+            "dtick": xaxis.get("dtick"),
+            "tozero": xaxis.get("rangemode") == "tozero",
+        },
+        "y": {
+            "title": yaxis.get("title", {}).get("text", ""),
+            "log": yaxis.get("type") == "log",
+            "range": yaxis.get("range"),
+            "percent": percent,
+        },
+        "series": series,
+        "lines": lines,
+        "labels": labels,
+    }
+
+
+def live_curves_payload(history: dict, smoothing: float = 0.6, log_y: bool = False) -> dict:
+    """What the live panel's two canvas charts draw (``app.ui.live_chart``): the loss chart
+    (``loss_parts``: at most ~2,000 min/max points of the raw loss however long the run, its
+    smoothed curve over bucket means, validation loss, markers) and the validation-accuracy chart
+    (``val_parts``), with ``points``, the raw curve's point count."""
+    loss = chart_payload(*loss_parts(history, smoothing, log_y))
+    return {
+        "loss": loss,
+        "val": chart_payload(*val_parts(history)),
+        "points": len(loss["series"][0]["x"]),
+    }
 
 
 def mosaic(images: torch.Tensor, cols: int, gap: int = 1) -> torch.Tensor:
