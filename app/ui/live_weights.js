@@ -4,13 +4,16 @@
 // colorscale, lo, hi, maps}, maps: {title, rows: [{name, colorscale, lo, hi, maps}]}}.
 // Hovering a picture shows the value under the pointer.
 
-function paint(map, stops, lo, hi) {
+function paint(map, stops, lo, hi, into = null) {
   const rows = map.length;
   const cols = map[0].length;
-  const canvas = document.createElement("canvas");
-  canvas.width = cols;
-  canvas.height = rows;
-  canvas.style.aspectRatio = `${cols} / ${rows}`;
+  const canvas = into || document.createElement("canvas");
+  canvas.map = map;
+  if (!into) {
+    canvas.width = cols;
+    canvas.height = rows;
+    canvas.style.aspectRatio = `${cols} / ${rows}`;
+  }
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(cols, rows);
   map.forEach((vals, r) =>
@@ -23,8 +26,9 @@ function paint(map, stops, lo, hi) {
   return canvas;
 }
 
-function hover(canvas, map, readout, where) {
+function hover(canvas, readout, where) {
   canvas.onmousemove = (e) => {
+    const map = canvas.map; // repainted in place: always the latest
     const box = canvas.getBoundingClientRect();
     const r = Math.floor(((e.clientY - box.top) / box.height) * map.length);
     const c = Math.floor(((e.clientX - box.left) / box.width) * map[0].length);
@@ -63,7 +67,7 @@ function filtersBox(f) {
   const stops = scaleOf(f.colorscale);
   f.maps.forEach((map, i) => {
     const canvas = paint(map, stops, f.lo, f.hi);
-    hover(canvas, map, readout, `filter ${i}`);
+    hover(canvas, readout, `filter ${i}`);
     grid.appendChild(canvas);
   });
   box.append(text("h4", "lw-title", f.name), text("div", "lw-note", f.caption), grid);
@@ -87,7 +91,6 @@ function mapsBox(m) {
       const canvas = paint(map, stops, row.lo, row.hi);
       hover(
         canvas,
-        map,
         readout,
         row.maps.length > 1 ? `${row.name.split(":")[0]}, map ${j}` : row.name,
       );
@@ -109,5 +112,26 @@ export default function (component) {
   }
   if (root.dataset.version === data.version) return; // nothing new since the last draw
   root.dataset.version = data.version;
+  const shape = JSON.stringify([
+    data.filters.cols,
+    data.filters.maps.map((m) => [m.length, m[0].length]),
+    data.maps.rows.map((r) => [r.name, r.maps.map((m) => [m.length, m[0].length])]),
+  ]);
+  if (root.dataset.shape === shape) {
+    // the same pictures with new numbers (the next weights of the same run): repaint in place,
+    // no new elements, so the page's layout is left alone
+    const canvases = root.querySelectorAll("canvas");
+    const all = [
+      ...data.filters.maps.map((m) => [m, data.filters]),
+      ...data.maps.rows.flatMap((r) => r.maps.map((m) => [m, r])),
+    ];
+    all.forEach(([m, from], i) =>
+      paint(m, scaleOf(from.colorscale), from.lo, from.hi, canvases[i]),
+    );
+    root.querySelector(".lw-filters .lw-title").textContent = data.filters.name;
+    root.querySelectorAll(".lw-filters .lw-note")[1].textContent = data.filters.scale;
+    return;
+  }
+  root.dataset.shape = shape;
   root.replaceChildren(filtersBox(data.filters), mapsBox(data.maps));
 }

@@ -294,8 +294,8 @@ def controls(j: TrainingJob, s: dict) -> None:
     show_message("lr")
 
 
-def cached_curves(j: TrainingJob, s: dict, smoothing: float, log_y: bool) -> tuple[str, dict]:
-    """(version, payload) of the loss and validation charts, rebuilt only when the job's history
+def cached_curves(j: TrainingJob, s: dict, smoothing: float, log_y: bool):
+    """(versions, payload, batches plotted) of the loss and validation charts, rebuilt only when the job's history
     version or the view changed: a paused job's refreshes build nothing, and ``s`` carries no
     history copy then (``snapshot(since=...)``)."""
     key = (j.id, s["version"], smoothing, log_y)
@@ -303,7 +303,11 @@ def cached_curves(j: TrainingJob, s: dict, smoothing: float, log_y: bool) -> tup
     if cached is None or cached[0] != key:
         h = s["history"] if s["history"] is not None else j.chart_history()
         payload = plots.live_curves_payload(h, smoothing, log_y)
-        cached = SS["tp_curves"] = (key, "-".join(map(str, key)), payload, h["batches"])
+        versions = {  # the validation chart changes once an epoch: redrawn only then
+            "loss": "-".join(map(str, key)),
+            "val": f"{j.id}-{len(h['val'])}-{h.get('test')}",
+        }
+        cached = SS["tp_curves"] = (key, versions, payload, h["batches"])
     return cached[1], cached[2], cached[3]
 
 
@@ -328,14 +332,14 @@ def live_figures(j: TrainingJob, s: dict) -> None:
         on_change=act,
     )
     log_y = row.toggle("Log-scale loss", key="log_y", on_change=act)
-    version, curves, batches = cached_curves(j, s, smoothing, log_y)
+    versions, curves, batches = cached_curves(j, s, smoothing, log_y)
     row.caption(f"{batches} batches plotted")
     st.caption(f"Smoothing: {plots.SMOOTHING_FORMULA} (w = 0: raw loss). Hover for read-outs.")
     left, right = st.columns([1.7, 1])
     with left:
-        live_chart(curves["loss"], version, key="loss_chart")
+        live_chart(curves["loss"], versions["loss"], key="loss_chart")
     with right:
-        live_chart(curves["val"], version, key="val_chart")
+        live_chart(curves["val"], versions["val"], key="val_chart")
 
 
 def weight_figures(j: TrainingJob) -> None:
