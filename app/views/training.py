@@ -267,19 +267,18 @@ def apply_lr(j: TrainingJob, old: float) -> None:
 
 def controls(j: TrainingJob, s: dict) -> None:
     row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
-    if s["status"] == "paused":
-        row.button(
-            "Resume", on_click=act, args=(j.resume,), key="resume", icon=":material/play_arrow:"
-        )
-    else:
-        row.button(
-            "Pause",
-            on_click=act,
-            args=(j.pause,),
-            key="pause",
-            icon=":material/pause:",
-            disabled=s["status"] != "running",
-        )
+    # One button that says Pause or Resume (same key, same place): a click redraws only this
+    # fragment, and the row keeps its elements (swapping two buttons left a stale one next to
+    # the new one in the browser when the polling fragment ran in between).
+    paused = s["status"] == "paused"
+    row.button(
+        "Resume" if paused else "Pause",
+        on_click=act,
+        args=(j.resume if paused else j.pause,),
+        key="pause_resume",
+        icon=":material/play_arrow:" if paused else ":material/pause:",
+        disabled=s["status"] not in ("running", "paused"),
+    )
     row.button("Stop", on_click=act, args=(j.stop,), key="stop", icon=":material/stop:")
     row.number_input(
         "New learning rate",

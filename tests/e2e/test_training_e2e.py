@@ -61,7 +61,8 @@ def test_train_pause_resume_stop_and_reload(page):
     # the running model's filters and feature maps, as pictures, while it trains
     pictures = page.locator(".st-key-weights_pictures")
     wait_until(page, lambda: pictures.locator("canvas").count() >= 16, what="the filters")
-    assert "First-layer filters at batch" in pictures.inner_text()
+    title = pictures.locator(".lw-filters .lw-title").inner_text()  # (in the shadow DOM)
+    assert title.startswith("First-layer filters at batch")
 
     page.get_by_role("button", name="Pause").click()
     wait_until(
