@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python tests/bench_ui.py`
     sys.path.insert(0, str(ROOT))
 
+from tests.load_class import page_cpu_seconds  # noqa: E402
 from tests.serving import launch_chromium, running_server  # noqa: E402
 
 # The headless Trainer, on the threads a training job gets, in a child process: prints images/s.
@@ -270,7 +271,7 @@ LONG_TASKS_JS = """() => {
 }"""
 
 
-def bench_poll_cost(page, url: str, seconds: float = 10.0) -> None:
+def bench_poll_cost(page, url: str, server_pid: int, seconds: float = 10.0) -> None:
     """What the live panel's polling costs the browser while a job trains: the renderer main
     thread's busy time (CDP Performance.getMetrics TaskDuration, ScriptDuration, LayoutDuration,
     RecalcStyleDuration) per second, long tasks (> 50 ms), and the CPU of all Chromium processes."""
@@ -293,9 +294,15 @@ def bench_poll_cost(page, url: str, seconds: float = 10.0) -> None:
         got = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
         return {n: got.get(n, 0.0) for n in names}
 
-    m0, c0, t0 = metrics(), chromium_cpu_seconds(), time.perf_counter()
+    m0, c0, s0, t0 = (
+        metrics(),
+        chromium_cpu_seconds(),
+        page_cpu_seconds(server_pid),
+        time.perf_counter(),
+    )
     time.sleep(seconds)
-    m1, c1, dt = metrics(), chromium_cpu_seconds(), time.perf_counter() - t0
+    m1, c1, s1 = metrics(), chromium_cpu_seconds(), page_cpu_seconds(server_pid)
+    dt = time.perf_counter() - t0
     long = page.evaluate("() => window.__long")
     per_s = {n: (m1[n] - m0[n]) / dt * 1000 for n in names}
     print(
@@ -303,7 +310,8 @@ def bench_poll_cost(page, url: str, seconds: float = 10.0) -> None:
         f"{per_s['TaskDuration']:.0f} ms/s (script {per_s['ScriptDuration']:.0f}, layout "
         f"{per_s['LayoutDuration']:.0f}, style {per_s['RecalcStyleDuration']:.0f}); "
         f"{len(long)} long tasks in {dt:.0f} s (max {max(long, default=0):.0f} ms); all Chromium "
-        f"processes {(c1 - c0) / dt * 1000:.0f} ms CPU/s"
+        f"processes {(c1 - c0) / dt * 1000:.0f} ms CPU/s; the server's page threads (not the "
+        f"niced job) {(s1 - s0) / dt * 1000:.0f} ms CPU/s"
     )
     page.get_by_role("button", name="Stop", exact=True).first.click()
     page.get_by_text("Saved as run").first.wait_for(timeout=600_000)
@@ -415,7 +423,7 @@ def main() -> None:
         runs = Path(tmp) / "runs"
         env = {"CNN_EXPLORER_RUNS": str(runs), "CNN_EXPLORER_OFFLINE": "1"}
         with (
-            running_server(env, log=Path(tmp) / "server.log") as (url, _proc),
+            running_server(env, log=Path(tmp) / "server.log") as (url, proc),
             sync_playwright() as pw,
         ):
             browser = launch_chromium(pw)
@@ -434,7 +442,7 @@ def main() -> None:
             if "train" in only:
                 bench_training(page, url, max(3, args.tries // 4))
             if "poll" in only:
-                bench_poll_cost(page, url)
+                bench_poll_cost(page, url, proc.pid)
             if "rate" in only:
                 bench_training_rate(page, url, runs, args.batches)
             browser.close()
