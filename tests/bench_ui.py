@@ -9,12 +9,14 @@ prints p50/p95 per interaction, from the key press or click to the page being id
   page's controls)
 - live training: Pause / Apply learning rate / Resume / Stop click while a job trains, until the
   page shows it
+- live training polls (``poll``): what the polling live panel costs the browser while a job
+  trains (main-thread busy ms per second, long tasks, CPU of all Chromium processes)
 - live training throughput (``rate``): the job's images/s while the page polls it, against the
   headless Trainer on the same number of threads in a child process run before and after (the
   ratio is what matters on a busy machine)
 - every page: first visit after the server is warm, until its content is shown
 
-Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,rate] [--batches 30]
+Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,poll,rate] [--batches 30]
 Timings are the browser's own clock (performance.now): the input event's timestamp to the
 attribute change, recorded by a MutationObserver, so polling adds nothing. Other load on the
 machine adds to them; name the CPU when you quote them (lscpu | grep 'Model name').
@@ -229,6 +231,8 @@ def bench_training(page, url: str, tries: int) -> None:
             page.get_by_role("button", name="Resume", exact=True).click()
             page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=30_000)
             resumes.append((time.perf_counter() - t0) * 1000)
+        print("training: each try, ms: Pause", *(f"{t:.0f}" for t in pauses), end="; ")
+        print("Resume", *(f"{t:.0f}" for t in resumes))
         report("training: Pause click -> shown", pauses)
         report("training: Apply learning rate click -> shown", applies)
         report("training: Resume click -> shown", resumes)
@@ -243,6 +247,96 @@ def bench_training(page, url: str, tries: int) -> None:
         print(f"training: a control did not answer as expected ({str(exc).splitlines()[0]})")
 
 
+def chromium_cpu_seconds() -> float:
+    """utime + stime of every Chromium process on the machine (the benchmark runs alone under
+    the CPU lock, so these are its browser's)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if "chrom" in name.lower():
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def page_thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each of the server's threads at normal priority (the page threads: a
+    training job's threads run niced), by thread id."""
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        if int(fields[16]) <= 0:  # nice
+            out[task.name] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def page_cpu_between(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU the page threads used between two ``page_thread_cpu`` readings (a thread that ended
+    in between is left out, so this errs low, never negative)."""
+    return sum(cpu - before.get(tid, 0.0) for tid, cpu in after.items())
+
+
+LONG_TASKS_JS = """() => {
+  window.__long = [];
+  new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration)))
+    .observe({type: 'longtask'});
+}"""
+
+
+def bench_poll_cost(page, url: str, server_pid: int, seconds: float = 10.0) -> None:
+    """What the live panel's polling costs the browser while a job trains: the renderer main
+    thread's busy time (CDP Performance.getMetrics TaskDuration, ScriptDuration, LayoutDuration,
+    RecalcStyleDuration) per second, long tasks (> 50 ms), and the CPU of all Chromium processes."""
+    page.goto(f"{url}/training")
+    wait_idle(page)
+    try:
+        fill_training_form(page, Epochs="50", Batch_size="32")
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
+    except Exception as exc:
+        print(f"poll cost: could not start a job with the page's controls ({exc})")
+        return
+    time.sleep(3)  # past the first draws
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    page.evaluate(LONG_TASKS_JS)
+    names = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+    def metrics() -> dict:
+        got = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        return {n: got.get(n, 0.0) for n in names}
+
+    m0, c0, s0, t0 = (
+        metrics(),
+        chromium_cpu_seconds(),
+        page_thread_cpu(server_pid),
+        time.perf_counter(),
+    )
+    time.sleep(seconds)
+    m1, c1, s1 = metrics(), chromium_cpu_seconds(), page_thread_cpu(server_pid)
+    dt = time.perf_counter() - t0
+    long = page.evaluate("() => window.__long")
+    per_s = {n: (m1[n] - m0[n]) / dt * 1000 for n in names}
+    print(
+        "training: browser cost of the polling live panel while a job trains: main thread busy "
+        f"{per_s['TaskDuration']:.0f} ms/s (script {per_s['ScriptDuration']:.0f}, layout "
+        f"{per_s['LayoutDuration']:.0f}, style {per_s['RecalcStyleDuration']:.0f}); "
+        f"{len(long)} long tasks in {dt:.0f} s (max {max(long, default=0):.0f} ms); all Chromium "
+        f"processes {(c1 - c0) / dt * 1000:.0f} ms CPU/s; the server's page threads (not the "
+        f"niced job) {page_cpu_between(s0, s1) / dt * 1000:.0f} ms CPU/s"
+    )
+    page.get_by_role("button", name="Stop", exact=True).first.click()
+    page.get_by_text("Saved as run").first.wait_for(timeout=600_000)
+    wait_idle(page)
+
+
 def headless_rate(config: dict) -> float:
     out = subprocess.run(
         [sys.executable, "-c", HEADLESS, json.dumps(config)],
@@ -254,11 +348,10 @@ def headless_rate(config: dict) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def bench_training_rate(page, url: str, runs: Path, batches: int) -> None:
-    """images/s of a job started from the page (the page open and polling) against the headless
-    Trainer with the same settings, run just before and just after."""
-    config = {"epochs": 2, "batch_size": 64, "max_batches": batches, "precision": "fp32"}
-    before = headless_rate(config)
+def app_rate(page, url: str, runs: Path, config: dict, name: str, watch: bool) -> float:
+    """images/s of a job started from the page; ``watch``: the page stays open and polls it,
+    else the tab goes to about:blank right after the click (nothing polls; the job trains on
+    in the server) and the saved run is waited for on disk."""
     page.goto(f"{url}/training")
     wait_idle(page)
     fill_training_form(
@@ -269,15 +362,39 @@ def bench_training_rate(page, url: str, runs: Path, batches: int) -> None:
     )
     page.locator(".st-key-tp_precision").click()
     page.get_by_role("option", name="fp32").click()
-    page.get_by_label("Run name (optional)").fill("bench rate")
+    page.get_by_label("Run name (optional)").fill(name)
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("Saved as run").first.wait_for(timeout=600_000)
+    if watch:
+        page.get_by_text("Saved as run").first.wait_for(timeout=600_000)
+    else:
+        page.get_by_role("button", name="Pause").wait_for(timeout=120_000)  # it has started
+        page.goto("about:blank")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        for c in runs.rglob("config.json"):
+            saved = json.loads(c.read_text())
+            if saved.get("name") == name and (saved.get("summary") or {}).get("images_per_s"):
+                return saved["summary"]["images_per_s"]
+        time.sleep(0.5)
+    raise SystemExit(f"the run {name!r} was not saved")
+
+
+def bench_training_rate(page, url: str, runs: Path, batches: int) -> None:
+    """images/s of a job started from the page (the page open and polling) against the headless
+    Trainer with the same settings, run just before and just after; and, to tell the page's
+    cost from the job's own (events, the run folder written as it trains), the same job with
+    nothing polling it."""
+    config = {"epochs": 2, "batch_size": 64, "max_batches": batches, "precision": "fp32"}
+    before = headless_rate(config)
+    watched = app_rate(page, url, runs, config, "bench rate", watch=True)
+    alone = app_rate(page, url, runs, config, "bench rate, not watched", watch=False)
     after = headless_rate(config)
-    saved = [json.loads(c.read_text()) for c in runs.rglob("config.json")]
-    app_rate = next(r["summary"]["images_per_s"] for r in saved if r.get("name") == "bench rate")
+    headless = statistics.mean([before, after])
     print(
         f"training: images/s headless {before:.0f} / {after:.0f}, in the app with the page "
-        f"polling {app_rate:.0f}: {app_rate / statistics.mean([before, after]):.0%} of headless"
+        f"polling {watched:.0f}: {watched / headless:.0%} of headless (in the app with no page "
+        f"open {alone:.0f}: {alone / headless:.0%}; polling / not watched "
+        f"{watched / alone:.0%})"
     )
 
 
@@ -329,7 +446,7 @@ def bench_first_visit(browser, url: str, tries: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tries", type=int, default=20)
-    ap.add_argument("--only", default="visit,conv,inv,train,rate")
+    ap.add_argument("--only", default="visit,conv,inv,train,poll,rate")
     ap.add_argument("--batches", type=int, default=30, help="batches per epoch of the rate run")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -343,7 +460,7 @@ def main() -> None:
         runs = Path(tmp) / "runs"
         env = {"CNN_EXPLORER_RUNS": str(runs), "CNN_EXPLORER_OFFLINE": "1"}
         with (
-            running_server(env, log=Path(tmp) / "server.log") as (url, _proc),
+            running_server(env, log=Path(tmp) / "server.log") as (url, proc),
             sync_playwright() as pw,
         ):
             browser = launch_chromium(pw)
@@ -361,6 +478,8 @@ def main() -> None:
                 bench_invariance(page, url, args.tries)
             if "train" in only:
                 bench_training(page, url, max(3, args.tries // 4))
+            if "poll" in only:
+                bench_poll_cost(page, url, proc.pid)
             if "rate" in only:
                 bench_training_rate(page, url, runs, args.batches)
             browser.close()

@@ -76,6 +76,25 @@ def job_status_line(snap: dict) -> str:
     return text
 
 
+# What the state line says while a job has not ended: no moving numbers (the progress bar under
+# it carries those), so it redraws only when the student acts, not on every poll.
+STATE_NOTES = {
+    "queued": "other jobs are training; it starts by itself when a slot is free",
+    "starting": "loading the data and the model",
+    "running": "training in the background; the curves below grow every second",
+    "paused": "Resume goes on from the next batch",
+}
+
+
+def job_state_line(snap: dict) -> str:
+    """``job_status_line`` without the per-batch message while the job runs (the live panel
+    shows that in its polling part): it changes only when the job's state does."""
+    if snap.get("done") or snap.get("stopping") or snap["status"] not in STATE_NOTES:
+        return job_status_line(snap)
+    status = snap["status"]
+    return f"{STATUS_ICONS.get(status, '')} **{status}** — {STATE_NOTES[status]}"
+
+
 def job_panel(snap: dict, detail: str = "") -> float | None:
     """Status, progress bar (with ``detail`` as its text) and any error of a job snapshot;
     returns ``poll_every(snap)``, when the page should look again (None: stop polling)."""

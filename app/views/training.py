@@ -10,7 +10,16 @@ from torch import nn
 from app.ui import share
 from app.ui.arithmetic import STANDARDISED, arithmetic_details
 from app.ui.data import current_dataset
-from app.ui.jobs import POLL_RUNNING_S, job_manager, job_panel, poll_every, session_id
+from app.ui.jobs import (
+    POLL_RUNNING_S,
+    job_manager,
+    job_state_line,
+    poll_every,
+    queue_text,
+    session_id,
+)
+from app.ui.live_chart import live_chart
+from app.ui.live_weights import live_weights
 from app.ui.runs import escape_markdown, publish_button, run_store
 from cnncore import links, speed
 from cnncore.analysis import (
@@ -235,7 +244,7 @@ with contextlib.suppress(UserError):  # a bad value gets its message when Start 
 # ------------------------------------------------------------------------------ live panel
 def progress_text(s: dict) -> str:
     if s["status"] == "queued":
-        return f"queued, position {s['queue_position']}"
+        return f"queued: {queue_text(s)}" if s.get("queue_position") else "queued"
     if not s["batches_per_epoch"] or not s["batch"]:  # never "batch 0/0 · 0 images/s"
         return "no batch was trained" if s["done"] else "starting…"
     running = not s["done"] and s.get("seconds_left") is not None
@@ -258,19 +267,18 @@ def apply_lr(j: TrainingJob, old: float) -> None:
 
 def controls(j: TrainingJob, s: dict) -> None:
     row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
-    if s["status"] == "paused":
-        row.button(
-            "Resume", on_click=act, args=(j.resume,), key="resume", icon=":material/play_arrow:"
-        )
-    else:
-        row.button(
-            "Pause",
-            on_click=act,
-            args=(j.pause,),
-            key="pause",
-            icon=":material/pause:",
-            disabled=s["status"] != "running",
-        )
+    # One button that says Pause or Resume (same key, same place): a click redraws only this
+    # fragment, and the row keeps its elements (swapping two buttons left a stale one next to
+    # the new one in the browser when the polling fragment ran in between).
+    paused = s["status"] == "paused"
+    row.button(
+        "Resume" if paused else "Pause",
+        on_click=act,
+        args=(j.resume if paused else j.pause,),
+        key="pause_resume",
+        icon=":material/play_arrow:" if paused else ":material/pause:",
+        disabled=s["status"] not in ("running", "paused"),
+    )
     row.button("Stop", on_click=act, args=(j.stop,), key="stop", icon=":material/stop:")
     row.number_input(
         "New learning rate",
@@ -285,23 +293,27 @@ def controls(j: TrainingJob, s: dict) -> None:
     show_message("lr")
 
 
-def cached_figures(j: TrainingJob, s: dict, smoothing: float, log_y: bool):
-    """The loss and validation figures, rebuilt only when the job's history version or the view
-    changed: a paused job's refreshes build nothing, and ``s`` carries no history copy then
-    (``snapshot(since=...)``)."""
+def cached_curves(j: TrainingJob, s: dict, smoothing: float, log_y: bool):
+    """(versions, payload, batches plotted) of the loss and validation charts, rebuilt only when the job's history
+    version or the view changed: a paused job's refreshes build nothing, and ``s`` carries no
+    history copy then (``snapshot(since=...)``)."""
     key = (j.id, s["version"], smoothing, log_y)
-    cached = SS.get("tp_figs")
+    cached = SS.get("tp_curves")
     if cached is None or cached[0] != key:
         h = s["history"] if s["history"] is not None else j.chart_history()
-        cached = (key, plots.loss_figure(h, smoothing, log_y), plots.val_figure(h), h["batches"])
-        SS["tp_figs"] = cached
+        payload = plots.live_curves_payload(h, smoothing, log_y)
+        versions = {  # the validation chart changes once an epoch: redrawn only then
+            "loss": "-".join(map(str, key)),
+            "val": f"{j.id}-{len(h['val'])}-{h.get('test')}",
+        }
+        cached = SS["tp_curves"] = (key, versions, payload, h["batches"])
     return cached[1], cached[2], cached[3]
 
 
 def known_version(job_id: str) -> int | None:
-    """The history version this tab's figures were built from (the next poll skips copying the
+    """The history version this tab's charts were built from (the next poll skips copying the
     history when it has not changed)."""
-    cached = SS.get("tp_figs")
+    cached = SS.get("tp_curves")
     return cached[0][1] if cached is not None and cached[0][0] == job_id else None
 
 
@@ -319,63 +331,73 @@ def live_figures(j: TrainingJob, s: dict) -> None:
         on_change=act,
     )
     log_y = row.toggle("Log-scale loss", key="log_y", on_change=act)
-    loss_fig, val_fig, batches = cached_figures(j, s, smoothing, log_y)
+    versions, curves, batches = cached_curves(j, s, smoothing, log_y)
     row.caption(f"{batches} batches plotted")
     st.caption(f"Smoothing: {plots.SMOOTHING_FORMULA} (w = 0: raw loss). Hover for read-outs.")
     left, right = st.columns([1.7, 1])
-    left.plotly_chart(loss_fig, key="loss_chart")
-    right.plotly_chart(val_fig, key="val_chart")
+    with left:
+        live_chart(curves["loss"], versions["loss"], key="loss_chart")
+    with right:
+        live_chart(curves["val"], versions["val"], key="val_chart")
 
 
 def weight_figures(j: TrainingJob) -> None:
     state, step = j.weights()
     if state is None:
         return
-    left, right = st.columns([1, 1.2])
-    i = right.number_input(
+    i = st.number_input(
         "Digit for the feature maps (index in the test split)",
         0,
         len(data.test) - 1,
         0,
         key="digit",
         on_change=act,
+        width=320,
     )
-    version = (j.id, step, int(i))
-    cached = SS.get("tp_weight_figs")
+    version = f"{j.id}-{step}-{int(i)}"
+    cached = SS.get("tp_weight_payload")
     if cached is None or cached[0] != version:
         model = model_from_state(j.config.model, state)
         filters, caption = first_layer_filters(model)
         image = data.test.images[int(i)]
         label = data.classes[int(data.test.labels[int(i)])]
-        maps = feature_maps(model, image)
-        cached = (
-            version,
-            plots.filters_figure(filters, caption, step),
-            plots.feature_maps_figure(maps, image, label),
+        payload = plots.weights_payload(
+            filters, caption, step, feature_maps(model, image), image, label
         )
-        SS["tp_weight_figs"] = cached
-    left.plotly_chart(cached[1], key="filters_chart")
-    right.plotly_chart(cached[2], key="maps_chart")
+        cached = SS["tp_weight_payload"] = (version, payload)
+    live_weights(cached[1], cached[0], key="weights_pictures")
 
 
 def live_panel(job_id: str, every: float | None) -> None:
-    """Curves and controls redraw every ``every`` s; filters and feature maps every WEIGHTS_S
-    (they cost more to draw, and a slower cadence keeps training at full speed)."""
+    """Three fragments. The run's state and its controls redraw only when the student acts (a
+    click reruns just them, at once, and never waits behind a poll); the progress and curves
+    redraw every ``every`` s; the filters and feature maps every WEIGHTS_S. So a poll sends the
+    browser only what changes (measured in bench_ui.py ``--only poll``)."""
+
+    @st.fragment
+    def state_panel():
+        j = manager.get(job_id)
+        if j is None:
+            return
+        s = j.snapshot(since=j.version)  # no history: the curves fragment draws it
+        st.subheader(escape_markdown(f"Run: {j.name}"))
+        st.markdown(job_state_line(s))
+        if not s["done"] and not s["stopping"]:
+            controls(j, s)
+        elif s["done"] and s["run_id"]:  # (a running job's run folder exists from the start)
+            st.success(f"{escape_markdown(s['message'])}. Saved as run **{s['run_id']}**.")
 
     @st.fragment(run_every=every)
-    def panel():
+    def curves_panel():
         set_intraop_threads(1)
         j = manager.get(job_id)
         if j is None:
             return
         manager.touch(sid)
         s = j.snapshot(since=known_version(job_id))
-        st.subheader(escape_markdown(f"Run: {j.name}"))
-        job_panel(s, progress_text(s))
-        if not s["done"] and not s["stopping"]:
-            controls(j, s)
-        elif s["done"] and s["run_id"]:  # (a running job's run folder exists from the start)
-            st.success(f"{escape_markdown(s['message'])}. Saved as run **{s['run_id']}**.")
+        st.progress(min(max(s["progress"], 0.0), 1.0), text=progress_text(s))
+        if s["error"]:
+            st.error(s["error"])
         live_figures(j, s)
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
@@ -387,7 +409,8 @@ def live_panel(job_id: str, every: float | None) -> None:
         if j is not None:
             weight_figures(j)
 
-    panel()
+    state_panel()
+    curves_panel()
     weights_panel()
 
 

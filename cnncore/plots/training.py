@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from cnncore.plots.invariance import picture_row
 from cnncore.speed import CHART_POINTS, MinMaxSeries, ema_of_buckets
 
 COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
@@ -170,7 +171,17 @@ def loss_figure(
     log_y: bool = False,
     title: str = "Training loss per batch",
 ) -> go.Figure:
-    """Raw per-batch loss (faint; at most ~2,000 points: each bucket's lowest and highest, so
+    """``loss_parts`` as a Plotly figure."""
+    return _unvalidated(*loss_parts(history, smoothing, log_y, title))
+
+
+def loss_parts(
+    history: dict,
+    smoothing: float = 0.6,
+    log_y: bool = False,
+    title: str = "Training loss per batch",
+) -> tuple[list[dict], dict]:
+    """(traces, layout) as plain Plotly dicts: raw per-batch loss (faint; at most ~2,000 points: each bucket's lowest and highest, so
     spikes stay), its debiased EMA (bold; exact while every batch is its own bucket, then the
     EMA over bucket means), validation loss at each epoch's end, and vertical markers where the
     learning rate changed or training was paused/resumed."""
@@ -226,11 +237,17 @@ def loss_figure(
         shapes=shapes,
         annotations=annotations,
     )
-    return _unvalidated(data, layout)
+    return data, layout
 
 
 def val_figure(history: dict) -> go.Figure:
-    """Validation accuracy per epoch (and test accuracy when the run has ended)."""
+    """``val_parts`` as a Plotly figure."""
+    return _unvalidated(*val_parts(history))
+
+
+def val_parts(history: dict) -> tuple[list[dict], dict]:
+    """(traces, layout) as plain Plotly dicts: validation accuracy per epoch (and test accuracy
+    when the run has ended)."""
     val = history.get("val") or []
     data = [
         {
@@ -293,7 +310,101 @@ def val_figure(history: dict) -> go.Figure:
         shapes=shapes,
         annotations=annotations,
     )
-    return _unvalidated(data, layout)
+    return data, layout
+
+
+DASHES = {"dash": [6, 4], "dot": [2, 3]}  # Plotly's line dashes as canvas setLineDash patterns
+
+
+def _finite(values) -> list:
+    """Numbers with 5 significant digits (a small payload); NaN and infinities as None (JSON has
+    no NaN; the chart breaks its line there)."""
+    out = []
+    for v in values:
+        v = None if v is None else float(v)
+        out.append(float(f"{v:.5g}") if v is not None and math.isfinite(v) else None)
+    return out
+
+
+def chart_payload(data: list[dict], layout: dict) -> dict:
+    """A figure's plain dicts (``loss_parts``, ``val_parts``) as what ``app.ui.live_chart`` draws
+    on a canvas: the same traces, lines, labels and axes, nothing Plotly-specific. Series:
+    ``{name, x, y, color, width, opacity, lines, markers (size or 0), text, percent}``; lines
+    (``shapes``): ``{x0, x1, y0, y1, xref, yref, color, dash}`` with ref "x"/"y" (data) or
+    "x domain"/"y domain"/"paper" (0..1 of the plot); labels (``annotations``): ``{text, x, y,
+    xref, yref, angle, color, xanchor, yanchor}``."""
+    yaxis, xaxis = layout.get("yaxis", {}), layout.get("xaxis", {})
+    percent = yaxis.get("tickformat", "").endswith("%")
+    series = []
+    for t in data:
+        mode = t.get("mode", "lines")
+        series.append(
+            {
+                "name": t["name"],
+                "x": _finite(t["x"]),
+                "y": _finite(t["y"]),
+                "color": t["line"]["color"],
+                "width": t["line"].get("width", 2),
+                "opacity": t.get("opacity", 1),
+                "lines": "lines" in mode,
+                "markers": t.get("marker", {}).get("size", 6) if "markers" in mode else 0,
+                "text": t.get("text") if "text" in mode else None,
+                "percent": percent,
+            }
+        )
+    lines = [
+        {
+            **{k: sh[k] for k in ("x0", "x1", "y0", "y1", "xref", "yref")},
+            "color": sh["line"]["color"],
+            "dash": DASHES.get(sh["line"].get("dash"), []),
+        }
+        for sh in layout.get("shapes", [])
+    ]
+    labels = [
+        {
+            "text": a["text"],
+            "x": a["x"],
+            "y": a["y"],
+            "xref": a["xref"],
+            "yref": a["yref"],
+            "angle": a.get("textangle", 0),
+            "color": a.get("font", {}).get("color", "#334155"),
+            "xanchor": a.get("xanchor", "center"),
+            "yanchor": a.get("yanchor", "middle"),
+        }
+        for a in layout.get("annotations", [])
+    ]
+    return {
+        "title": layout["title"]["text"],
+        "height": layout["height"],
+        "x": {
+            "title": xaxis.get("title", {}).get("text", ""),
+            "dtick": xaxis.get("dtick"),
+            "tozero": xaxis.get("rangemode") == "tozero",
+        },
+        "y": {
+            "title": yaxis.get("title", {}).get("text", ""),
+            "log": yaxis.get("type") == "log",
+            "range": yaxis.get("range"),
+            "percent": percent,
+        },
+        "series": series,
+        "lines": lines,
+        "labels": labels,
+    }
+
+
+def live_curves_payload(history: dict, smoothing: float = 0.6, log_y: bool = False) -> dict:
+    """What the live panel's two canvas charts draw (``app.ui.live_chart``): the loss chart
+    (``loss_parts``: at most ~2,000 min/max points of the raw loss however long the run, its
+    smoothed curve over bucket means, validation loss, markers) and the validation-accuracy chart
+    (``val_parts``), with ``points``, the raw curve's point count."""
+    loss = chart_payload(*loss_parts(history, smoothing, log_y))
+    return {
+        "loss": loss,
+        "val": chart_payload(*val_parts(history)),
+        "points": len(loss["series"][0]["x"]),
+    }
 
 
 def mosaic(images: torch.Tensor, cols: int, gap: int = 1) -> torch.Tensor:
@@ -389,6 +500,49 @@ def feature_maps_figure(
     fig = _layout(fig, "Feature maps of one digit", 460)
     fig.update_layout(hovermode="closest")
     return fig
+
+
+def weights_payload(
+    filters: torch.Tensor,
+    caption: str,
+    step: int | None,
+    maps: list[tuple[str, torch.Tensor]],
+    image: torch.Tensor | None = None,
+    label: str = "",
+    max_channels: int = 8,
+) -> dict:
+    """What the live panel's canvas pictures of the model draw (``app.ui.live_weights``): the
+    content of ``filters_figure`` and ``feature_maps_figure`` as plain numbers, so the browser
+    colours pixels instead of redrawing two Plotly heatmaps every couple of seconds.
+
+    ``filters``: float [K, h, w] on one symmetric red-blue scale ±max|w| (red negative, blue
+    positive), in a square grid of ``cols`` columns. ``maps``: (name, float [C, H, W]) after each
+    layer, the first ``max_channels`` channels of each, each layer scaled to its own maximum (0..1,
+    Viridis); ``image`` uint8 [1, 28, 28] first, grey. Values rounded to 3 decimals."""
+    k = filters.shape[0]
+    finite = filters[torch.isfinite(filters)]
+    bound = max(float(finite.abs().max()) if finite.numel() else 1.0, 1e-6)
+    title = "First-layer filters" + (f" at batch {step}" if step is not None else "")
+    rows = []
+    if image is not None:
+        rows.append(picture_row(f"input: {label}", [image[0].float() / 255], "gray", 0, 1))
+    for name, act in maps:
+        shown = act[:max_channels].float()
+        peak = float(shown.max()) if shown.numel() else 0.0
+        scaled = shown / peak if peak > 0 else shown
+        first = f"first {shown.shape[0]} of " if shown.shape[0] < act.shape[0] else ""
+        text = f"{name}: {first}{act.shape[0]} maps, {act.shape[1]}×{act.shape[2]}"
+        rows.append(picture_row(text, list(scaled), "Viridis", 0, 1))
+    return {
+        "filters": {
+            **picture_row(title, list(filters.float()), "RdBu", -bound, bound),
+            "caption": caption,
+            "cols": max(1, math.ceil(math.sqrt(k))),  # a square grid: 16 filters -> 4x4
+            "scale": f"red negative · white 0 · blue positive (±{bound:.3g})",
+        },
+        "maps": {"title": "Feature maps of one digit", "rows": rows},
+        "step": step,
+    }
 
 
 def confusion_figure(confusion: torch.Tensor, classes: tuple[str, ...]) -> go.Figure:

@@ -16,14 +16,11 @@ from tests.e2e.conftest import ARTIFACTS, assert_no_exception, open_app, wait_id
 
 pytestmark = pytest.mark.e2e
 
-POINTS_JS = """() => {
-  const plot = document.querySelector('.st-key-loss_chart .js-plotly-plot');
-  return plot && plot.data && plot.data[0] ? plot.data[0].x.length : -1;
-}"""
-
 
 def plotted(page) -> int:
-    return page.evaluate(POINTS_JS)
+    """Points of the raw loss curve the live chart (a canvas component) has drawn; -1: no chart."""
+    chart = page.locator(".st-key-loss_chart .lc")
+    return int(chart.get_attribute("data-points")) if chart.count() == 1 else -1
 
 
 def wait_until(page, predicate, timeout=60, what="condition"):
@@ -59,6 +56,13 @@ def test_train_pause_resume_stop_and_reload(page):
     first = plotted(page)
     wait_until(page, lambda: plotted(page) > first + 5, what="the curve to grow")
     assert_no_exception(page)
+    legend = page.locator(".st-key-loss_chart .lc-legend").inner_text()
+    assert "loss (raw)" in legend and "loss (smoothed, w=0.6)" in legend
+    # the running model's filters and feature maps, as pictures, while it trains
+    pictures = page.locator(".st-key-weights_pictures")
+    wait_until(page, lambda: pictures.locator("canvas").count() >= 16, what="the filters")
+    title = pictures.locator(".lw-filters .lw-title").inner_text()  # (in the shadow DOM)
+    assert title.startswith("First-layer filters at batch")
 
     page.get_by_role("button", name="Pause").click()
     wait_until(
@@ -68,6 +72,7 @@ def test_train_pause_resume_stop_and_reload(page):
         ),
         what="paused",
     )
+    assert page.get_by_role("button", name="Pause").count() == 0
     time.sleep(1.0)
     held = plotted(page)
     time.sleep(1.5)

@@ -1,0 +1,31 @@
+"""A live line chart on a canvas: a tiny component for the training panel's curves.
+
+While a job trains the panel polls once a second. Re-sent as Plotly figures, its two charts cost
+the browser's main thread ~150 ms per second (headless Chromium on the 2-core dev machine, CDP
+``Performance.getMetrics``; long tasks up to ~200 ms that a click on Pause waited behind). Here the
+component stays mounted and redraws one canvas (a few ms for the ~2,000 points the payload is
+bounded to) only when ``version`` changed; hovering shows the values at the nearest batch. The
+payload comes from cnncore (``cnncore.plots.training.live_curves_payload``).
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+CSS = """
+.lc { font-family: var(--st-font); color: #334155; }
+.lc-plot { position: relative; width: 100%; }
+.lc-plot canvas { position: absolute; inset: 0; width: 100%; height: 100%; }
+.lc-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: 12px; margin: 4px 0 0 8px; }
+.lc-item { display: inline-flex; align-items: center; gap: 6px; }
+.lc-item i { display: inline-block; width: 22px; border-radius: 2px; }
+.lc-readout { font-size: 13px; color: #475569; min-height: 1.2em; margin-left: 8px; }
+"""
+_component = st.components.v2.component(
+    "cnn_explorer.live_chart", css=CSS, js=(Path(__file__).parent / "live_chart.js").read_text()
+)
+
+
+def live_chart(payload: dict, version: str, key: str) -> None:
+    """Draw ``payload`` (``chart_payload``); the browser redraws only when ``version`` changes."""
+    _component(key=key, data={**payload, "version": version})
