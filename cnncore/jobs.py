@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -539,6 +540,27 @@ class TrainingJob(Job):
         return snap
 
 
+def keep_house(
+    manager: Callable[[], JobManager | None],
+    closing: threading.Event,
+    every_s: float = HOUSEKEEPING_S,
+) -> None:
+    """While the manager (a weak reference: a manager nobody holds ends this too) runs no job,
+    every ``every_s``: a full garbage collection, then malloc_trim, so the memory of ended jobs
+    and closed sessions goes back to the system after a class."""
+    while not closing.wait(every_s):
+        m = manager()
+        if m is None:
+            return
+        with m._lock:
+            busy = bool(m._running)
+        del m
+        if not busy:
+            gc.collect()
+            if MALLOC_TRIM is not None:
+                MALLOC_TRIM(0)
+
+
 class JobManager:
     """Runs at most ``max_running`` jobs at once; the rest wait in a first-in, first-out queue
     and know their position (1 = next) and an honest wait (``wait_seconds``).
@@ -571,7 +593,12 @@ class JobManager:
         # background, so that a student's first run does not wait for it after pressing Start.
         threading.Thread(target=warm_up, name="cnn-explorer-warm-up", daemon=True).start()
         self._closing = threading.Event()
-        threading.Thread(target=self._housekeeping, name="cnn-explorer-memory", daemon=True).start()
+        threading.Thread(
+            target=keep_house,
+            args=(weakref.ref(self), self._closing),
+            name="cnn-explorer-memory",
+            daemon=True,
+        ).start()
 
     def check(self, job: Job) -> int:
         """Raise UserError if ``job`` is over a limit; else its estimated memory in bytes."""
@@ -721,17 +748,6 @@ class JobManager:
         return all(job.join(max(0.0, deadline - time.monotonic())) for job in jobs)
 
     # -- internals (called with or without the lock; the lock is re-entrant) ----------------
-    def _housekeeping(self, every_s: float = HOUSEKEEPING_S) -> None:
-        """While no job runs, every ``every_s``: a full garbage collection, then malloc_trim, so
-        the memory of ended jobs and closed sessions goes back to the system after a class."""
-        while not self._closing.wait(every_s):
-            with self._lock:
-                busy = bool(self._running)
-            if not busy:
-                gc.collect()
-                if MALLOC_TRIM is not None:
-                    MALLOC_TRIM(0)
-
     def _ended(self, job: Job) -> None:
         job._release()
         if MALLOC_TRIM is not None:

@@ -201,9 +201,8 @@ def fill_training_form(page, **values: str) -> None:
         page.get_by_role("textbox", name=label.replace("_", " "), exact=True).fill(value)
 
 
-def bench_training(page, url: str, tries: int) -> None:
-    """Pause, Apply learning rate, Resume (and finally Stop) while a job trains: click -> the
-    page says so."""
+def start_a_job(page, url: str, what: str) -> bool:
+    """Open the training page and start a long job with its controls; False (said) if it failed."""
     page.goto(f"{url}/training")
     wait_idle(page)
     try:
@@ -211,7 +210,15 @@ def bench_training(page, url: str, tries: int) -> None:
         page.get_by_role("button", name="Start training").click()
         page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
     except Exception as exc:
-        print(f"training: could not start a job with the page's controls ({exc})")
+        print(f"{what}: could not start a job with the page's controls ({exc})")
+        return False
+    return True
+
+
+def bench_training(page, url: str, tries: int) -> None:
+    """Pause, Apply learning rate, Resume (and finally Stop) while a job trains: click -> the
+    page says so."""
+    if not start_a_job(page, url, "training"):
         return
     pauses, applies, resumes = [], [], []
     try:
@@ -294,14 +301,7 @@ def bench_poll_cost(page, url: str, server_pid: int, seconds: float = 10.0) -> N
     """What the live panel's polling costs the browser while a job trains: the renderer main
     thread's busy time (CDP Performance.getMetrics TaskDuration, ScriptDuration, LayoutDuration,
     RecalcStyleDuration) per second, long tasks (> 50 ms), and the CPU of all Chromium processes."""
-    page.goto(f"{url}/training")
-    wait_idle(page)
-    try:
-        fill_training_form(page, Epochs="50", Batch_size="32")
-        page.get_by_role("button", name="Start training").click()
-        page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
-    except Exception as exc:
-        print(f"poll cost: could not start a job with the page's controls ({exc})")
+    if not start_a_job(page, url, "poll cost"):
         return
     time.sleep(3)  # past the first draws
     cdp = page.context.new_cdp_session(page)

@@ -9,7 +9,7 @@ import torch
 
 from cnncore.data import Dataset, Split
 from cnncore.errors import UserError
-from cnncore.jobs import FunctionJob, JobManager, TrainingJob
+from cnncore.jobs import FunctionJob, JobManager, TrainingJob, keep_house
 from cnncore.models import build_model
 from cnncore.runs import RunStore
 from cnncore.train import TrainConfig
@@ -333,8 +333,20 @@ def test_an_idle_manager_collects_the_garbage_closed_sessions_leave():
         gone = weakref.ref(a)
         del a, b
         assert gone() is not None
-        threading.Thread(target=manager._housekeeping, args=(0.05,), daemon=True).start()
+        args = (weakref.ref(manager), manager._closing, 0.05)
+        threading.Thread(target=keep_house, args=args, daemon=True).start()
         wait_for(lambda: gone() is None, timeout=30, what="the cycle collected")
     finally:
         gc.enable()
         manager.shutdown()
+
+
+def test_a_manager_nobody_holds_is_not_kept_alive_by_its_housekeeping():
+    import gc
+    import weakref
+
+    manager = JobManager(max_running=1)
+    gone = weakref.ref(manager)
+    del manager
+    gc.collect()
+    assert gone() is None
