@@ -20,8 +20,7 @@ CSS = """
 .lw-readout { min-height: 1.2em; font-size: 13px; }
 .lw-label { margin-top: 6px; }
 .lw-grid, .lw-strip { display: grid; gap: 4px; margin: 4px 0; }
-.lw-grid { gap: 6px; }
-.lw-grid { max-width: 320px; }
+.lw-grid { gap: 6px; max-width: 320px; }
 canvas { width: 100%; image-rendering: pixelated; display: block; }
 """
 _component = st.components.v2.component(
