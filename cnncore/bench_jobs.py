@@ -19,20 +19,35 @@ from cnncore.plots import training as plots
 from cnncore.runs import RunStore
 from cnncore.train import TrainConfig, Trainer, warm_up
 
+# The live panel's cadence (app/ui/jobs.py POLL_RUNNING_S, app/views/training.py WEIGHTS_S).
+PAGE_POLL_S = 1.0
+PAGE_WEIGHTS_S = 2.0
+
 
 def draw_like_the_page(job: TrainingJob, data: Dataset, weights: bool = True) -> None:
-    """What one poll of the page's live panel computes (figures built and serialised); the page
-    redraws the weight images (``weights``) every 4th poll."""
+    """What one poll of the page's live panel computes: the two charts' payload, and with
+    ``weights`` the filters' and feature maps' payload, each serialised."""
     snap = job.snapshot()
-    figs = [plots.loss_figure(snap["history"], 0.6), plots.val_figure(snap["history"])]
+    payloads = [plots.live_curves_payload(snap["history"], 0.6)]
     state, step = job.weights()
     if state is not None and weights:
         model = model_from_state(job.config.model, state)
-        figs.append(plots.filters_figure(*first_layer_filters(model), step))
         image = data.test.images[0]
-        figs.append(plots.feature_maps_figure(feature_maps(model, image), image, "0"))
-    for fig in figs:
-        fig.to_json()
+        maps = feature_maps(model, image)
+        payloads.append(plots.weights_payload(*first_layer_filters(model), step, maps, image, "0"))
+    for payload in payloads:
+        json.dumps(payload)
+
+
+def watch_like_the_page(job: TrainingJob, data: Dataset, poll_s: float = PAGE_POLL_S) -> int:
+    """Poll ``job`` every ``poll_s`` until it ends, drawing like the page (the weights every
+    PAGE_WEIGHTS_S); returns the number of polls."""
+    every = max(1, round(PAGE_WEIGHTS_S / poll_s))
+    polls = 0
+    while not job.join(poll_s):
+        draw_like_the_page(job, data, weights=polls % every == 0)
+        polls += 1
+    return polls
 
 
 def headless(config: TrainConfig, data: Dataset) -> float:
@@ -45,10 +60,7 @@ def in_job(config: TrainConfig, data: Dataset, poll_s: float) -> tuple[float, in
     set_intraop_threads(1)
     manager = JobManager(max_running=1)
     job = manager.submit(TrainingJob(config, data, store=None))
-    polls = 0
-    while not job.join(poll_s):
-        draw_like_the_page(job, data, weights=polls % 4 == 0)
-        polls += 1
+    polls = watch_like_the_page(job, data, poll_s)
     manager.shutdown()
     if job.status != "finished":
         raise RuntimeError(f"the benchmark job ended {job.status}: {job.error or job.message}")
@@ -77,7 +89,7 @@ def _measure_in_child(
 
 
 def throughput(
-    spec: str, config: TrainConfig, poll_s: float = 0.5, repeats: int = 2
+    spec: str, config: TrainConfig, poll_s: float = PAGE_POLL_S, repeats: int = 2
 ) -> pd.DataFrame:
     """Alternate, ``repeats`` times, each in a fresh process on data source ``spec``: the
     headless Trainer on the job worker's intra-op threads (the same config, so the difference is
@@ -170,7 +182,10 @@ if __name__ == "__main__":
 
 
 def estimate_check(
-    data: Dataset, config: TrainConfig | None = None, poll_s: float = 0.5, recalibrate: bool = False
+    data: Dataset,
+    config: TrainConfig | None = None,
+    poll_s: float = PAGE_POLL_S,
+    recalibrate: bool = False,
 ) -> dict:
     """The training page's estimate against what happens: ``config`` (default: the page's
     defaults) trained in a job polled and drawn like the page, from submit to done."""
@@ -187,10 +202,7 @@ def estimate_check(
     warm_up()  # as on the page: its job manager starts this when the page opens, before Start
     started = time.perf_counter()
     job = manager.submit(TrainingJob(config, data, store=None))
-    polls = 0
-    while not job.join(poll_s):
-        draw_like_the_page(job, data, weights=polls % 4 == 0)
-        polls += 1
+    polls = watch_like_the_page(job, data, poll_s)
     actual = time.perf_counter() - started
     manager.shutdown()
     return {

@@ -312,7 +312,12 @@ def _add_bench(sub) -> None:
     jobs.add_argument("--epochs", type=_int_at_least(1), default=15)
     jobs.add_argument("--batch-size", type=_int_at_least(1), default=256)
     jobs.add_argument("--max-batches", type=_int_at_least(0), default=0, help="per epoch (0 = all)")
-    jobs.add_argument("--poll", type=_positive_float, default=0.5, help="seconds between polls")
+    jobs.add_argument(
+        "--poll",
+        type=_positive_float,
+        default=1.0,
+        help="seconds between polls (the page polls every 1 s)",
+    )
     jobs.add_argument("--repeats", type=_int_at_least(1), default=3)
     jobs.set_defaults(func=_cmd_bench_jobs)
     # --- end bench jobs ---
