@@ -379,22 +379,34 @@ def app_rate(page, url: str, runs: Path, config: dict, name: str, watch: bool) -
     raise SystemExit(f"the run {name!r} was not saved")
 
 
-def bench_training_rate(page, url: str, runs: Path, batches: int) -> None:
+def bench_training_rate(page, url: str, runs: Path, batches: int, repeats: int) -> None:
     """images/s of a job started from the page (the page open and polling) against the headless
-    Trainer with the same settings, run just before and just after; and, to tell the page's
-    cost from the job's own (events, the run folder written as it trains), the same job with
-    nothing polling it."""
+    Trainer with the same settings; and, to tell the page's cost from the job's own (events, the
+    run folder written as it trains), the same job with nothing polling it. The headless rate
+    drifts by up to 25% within minutes here, so the runs alternate (headless, watched, not
+    watched, headless, ...) and each app run is compared with the mean of the two headless runs
+    around it; the median of ``repeats`` such ratios is the figure."""
     config = {"epochs": 2, "batch_size": 64, "max_batches": batches, "precision": "fp32"}
-    before = headless_rate(config)
-    watched = app_rate(page, url, runs, config, "bench rate", watch=True)
-    alone = app_rate(page, url, runs, config, "bench rate, not watched", watch=False)
-    after = headless_rate(config)
-    headless = statistics.mean([before, after])
+    headless = [headless_rate(config)]
+    watched, alone = [], []
+    for i in range(repeats):
+        watched.append(app_rate(page, url, runs, config, f"bench rate {i}", watch=True))
+        alone.append(app_rate(page, url, runs, config, f"bench rate {i}, not watched", False))
+        headless.append(headless_rate(config))
+    around = [statistics.mean(headless[i : i + 2]) for i in range(repeats)]
+    w = [a / h for a, h in zip(watched, around, strict=True)]
+    n = [a / h for a, h in zip(alone, around, strict=True)]
     print(
-        f"training: images/s headless {before:.0f} / {after:.0f}, in the app with the page "
-        f"polling {watched:.0f}: {watched / headless:.0%} of headless (in the app with no page "
-        f"open {alone:.0f}: {alone / headless:.0%}; polling / not watched "
-        f"{watched / alone:.0%})"
+        "training: images/s headless "
+        + " / ".join(f"{h:.0f}" for h in headless)
+        + "; in the app with the page polling "
+        + " / ".join(f"{a:.0f} ({r:.0%})" for a, r in zip(watched, w, strict=True))
+        + "; with no page open "
+        + " / ".join(f"{a:.0f} ({r:.0%})" for a, r in zip(alone, n, strict=True))
+    )
+    print(
+        f"training: the job with its page polling, median of {repeats}: {statistics.median(w):.0%} "
+        f"of headless (worst {min(w):.0%}); with no page open {statistics.median(n):.0%}"
     )
 
 
@@ -448,6 +460,7 @@ def main() -> None:
     ap.add_argument("--tries", type=int, default=20)
     ap.add_argument("--only", default="visit,conv,inv,train,poll,rate")
     ap.add_argument("--batches", type=int, default=30, help="batches per epoch of the rate run")
+    ap.add_argument("--repeats", type=int, default=3, help="alternations of the rate run")
     args = ap.parse_args()
     only = set(args.only.split(","))
     with open("/proc/cpuinfo") as info:
@@ -484,7 +497,7 @@ def main() -> None:
             if "poll" in only:
                 bench_poll_cost(page, url, proc.pid)
             if "rate" in only:
-                bench_training_rate(page, url, runs, args.batches)
+                bench_training_rate(page, url, runs, args.batches, args.repeats)
             browser.close()
 
 
