@@ -25,6 +25,7 @@ machine adds to them; name the CPU when you quote them (lscpu | grep 'Model name
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -48,9 +49,26 @@ from cnncore.data import load_data
 from cnncore.jobs import WORKER_THREADS, set_intraop_threads
 from cnncore.train import TrainConfig, Trainer
 set_intraop_threads(WORKER_THREADS)
+from tests.bench_ui import training_rate
 cfg = TrainConfig(**json.loads(sys.argv[1]))
-print(Trainer(cfg, load_data("bundled")).run().images_per_s)
+result = Trainer(cfg, load_data("bundled")).run()
+print(training_rate(result.metrics.to_dict("records"), cfg.batch_size))
 """
+
+
+def training_rate(rows: list[dict], batch_size: int, skip: int = 20) -> float:
+    """images/s while training, from a run's metrics rows: the batches of each epoch after the
+    run's first ``skip`` (start-up: the page drawing the new live panel, first-touch of memory),
+    over the time between them, so validation and the start are left out on both sides."""
+    images = seconds = 0.0
+    train = [r for r in rows if r["kind"] == "train"]
+    for epoch in sorted({int(r["epoch"]) for r in train}):
+        mine = [r for r in train if int(r["epoch"]) == epoch and int(r["step"]) > skip]
+        if len(mine) > 1:
+            images += (int(mine[-1]["step"]) - int(mine[0]["step"])) * batch_size
+            seconds += float(mine[-1]["seconds"]) - float(mine[0]["seconds"])
+    return images / seconds
+
 
 # Records every script-state change with the browser's clock, and the time of the last input.
 OBSERVE_JS = """() => {
@@ -374,7 +392,8 @@ def app_rate(page, url: str, runs: Path, config: dict, name: str, watch: bool) -
         for c in runs.rglob("config.json"):
             saved = json.loads(c.read_text())
             if saved.get("name") == name and (saved.get("summary") or {}).get("images_per_s"):
-                return saved["summary"]["images_per_s"]
+                with open(c.parent / "metrics.csv", newline="") as f:
+                    return training_rate(list(csv.DictReader(f)), config["batch_size"])
         time.sleep(0.5)
     raise SystemExit(f"the run {name!r} was not saved")
 
