@@ -141,7 +141,7 @@ def report(name: str, times: list[float | None]) -> None:
 def bench_convolution(page, url: str, tries: int) -> None:
     page.goto(f"{url}/convolution")
     wait_idle(page)
-    slider = page.locator(".st-key-cv_w_0_0").get_by_role("slider")
+    slider = page.get_by_role("slider", name="w[0,0]", exact=True)
     times = []
     for i in range(tries):
         key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"

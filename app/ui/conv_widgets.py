@@ -5,12 +5,13 @@ one channel and sends each edited cell at once. A bad edit (not a number, out of
 the message is shown above the grid and the cell goes back to the kept value.
 """
 
+import math
 import re
 
 import streamlit as st
-import torch
 
 from app.ui.grid_input import grid_input
+from app.ui.slider_grid import slider_grid
 from cnncore.conv import fmt, parse_cell
 from cnncore.errors import UserError
 
@@ -70,25 +71,43 @@ def apply_edit(
     return None
 
 
-def kernel_sliders(state_key: str, lo: float, hi: float) -> None:
-    """Nine sliders laid out as the 3x3 kernel they set (single channel)."""
+def kernel_sliders(state_key: str, lo: float, hi: float, step: float = 0.1) -> None:
+    """Nine sliders laid out as the 3x3 kernel they set (single channel, ``slider_grid``)."""
+    ss = st.session_state
+    key = f"{state_key}_sliders"
+    if (edit := ss.pop(f"{key}_edit", None)) is not None:  # what a slider sent, just now
+        ss[f"{key}_seq"] = ss.get(f"{key}_seq", 0) + 1
+        apply_slider(state_key, lo, hi, step, edit)
+    kernel = ss[state_key][0]
+    n = kernel.shape[-1]
+    slider_grid(
+        key,
+        [[round(float(v), 4) for v in row] for row in kernel.tolist()],
+        [[f"w[{r},{c}]" for c in range(n)] for r in range(n)],
+        lo,
+        hi,
+        step,
+        on_edit=lambda e: ss.update({f"{key}_edit": e}),
+        title="filter weights",
+        seq=ss.get(f"{key}_seq", 0),
+    )
+
+
+def apply_slider(state_key: str, lo: float, hi: float, step: float, edit: dict) -> None:
+    """Put one moved slider ``{"row", "col", "value"}`` (0-based) into the kernel. The browser
+    only sends its own sliders' values; anything else (not a cell, not a finite number) is
+    ignored, and a value is clamped to the range and rounded to the step."""
     kernel = st.session_state[state_key]
-    new = kernel.clone()
-    for r in range(3):
-        cols = st.columns(3)
-        for c in range(3):
-            key = f"cv_w_{r}_{c}"
-            if key not in st.session_state:
-                st.session_state[key] = float(kernel[0, r, c])
-            new[0, r, c] = cols[c].slider(f"w[{r},{c}]", lo, hi, step=0.1, key=key, format="%.2f")
-    if not torch.equal(new, kernel):
-        st.session_state[state_key] = new
-
-
-def set_kernel(state_key: str, kernel: torch.Tensor) -> None:
-    """Replace the kernel everywhere it is shown (state, sliders, grid editors)."""
-    st.session_state[state_key] = kernel
-    if kernel.shape[-1] == 3:
-        for r in range(3):
-            for c in range(3):
-                st.session_state[f"cv_w_{r}_{c}"] = float(kernel[0, r, c])
+    n = kernel.shape[-1]
+    edit = edit if isinstance(edit, dict) else {}
+    row, col, value = edit.get("row"), edit.get("col"), edit.get("value")
+    if not (isinstance(row, int) and isinstance(col, int) and 0 <= row < n and 0 <= col < n):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return
+    value = round(min(max(float(value), lo), hi) / step) * step
+    value = round(value, 6)
+    if float(kernel[0, row, col]) != value:
+        kernel = kernel.clone()
+        kernel[0, row, col] = value
+        st.session_state[state_key] = kernel

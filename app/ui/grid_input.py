@@ -32,6 +32,14 @@ _component = st.components.v2.component(
 )
 
 
+def edit_of(result) -> dict | None:
+    """The ``edit`` trigger a grid component sent (its state is an object or a dict), if any."""
+    edit = getattr(result, "edit", None)
+    if edit is None and isinstance(result, dict):
+        edit = result.get("edit")
+    return edit if isinstance(edit, dict) else None
+
+
 def grid_input(
     key: str,
     text: list[list[str]],
@@ -47,11 +55,7 @@ def grid_input(
     even when no value changed)."""
 
     def edited() -> None:
-        result = st.session_state.get(key)
-        edit = getattr(result, "edit", None)
-        if edit is None and isinstance(result, dict):
-            edit = result.get("edit")
-        if isinstance(edit, dict):
+        if (edit := edit_of(st.session_state.get(key))) is not None:
             on_edit(edit)
 
     data = {

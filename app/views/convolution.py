@@ -8,7 +8,7 @@ import streamlit as st
 
 from app.ui import share
 from app.ui.codeblock import code_block
-from app.ui.conv_widgets import grid_editor, kernel_sliders, set_kernel
+from app.ui.conv_widgets import grid_editor, kernel_sliders
 from app.ui.data import current_dataset
 from app.ui.heatmaps import heatmaps
 from app.ui.runs import pick_run, run_store
@@ -36,7 +36,7 @@ def load_sample() -> None:
 
 def load_preset() -> None:
     k = conv.preset(SS.get("cv_preset", conv.PRESETS[0]), SS.get("cv_k", 3))
-    set_kernel("cv_kernel", k.expand(channels(), -1, -1).clone())
+    SS.cv_kernel = k.expand(channels(), -1, -1).clone()
 
 
 def change_colour() -> None:
@@ -56,7 +56,7 @@ def load_learned(run_id: str, index: int) -> None:
     SS.cv_colour, SS.cv_k = False, 5
     SS.cv_sample = SS.get("cv_sample") if SS.get("cv_sample") != COLOUR_SAMPLE else "X (lesson)"
     load_sample()
-    set_kernel("cv_kernel", weights.clamp(lo, hi)[None].clone())
+    SS.cv_kernel = weights.clamp(lo, hi)[None].clone()
     SS.cv_loaded = f"Loaded filter {index} of the first layer of run {run_id}."
     SS.cv_rerun_page = True
 
@@ -224,13 +224,11 @@ def link_values() -> dict:
 
 # --- the page ---------------------------------------------------------------------------------
 
-restored = share.restore("convolution", LINK_FIELDS, LINK_KEYS, consistent)
+share.restore("convolution", LINK_FIELDS, LINK_KEYS, consistent)
 if "cv_img" not in SS:
     load_sample()
 if "cv_kernel" not in SS:
     load_preset()
-elif "filter" in restored:
-    set_kernel("cv_kernel", SS.cv_kernel)  # the sliders and grid editors show the linked filter
 SS.setdefault("cv_step", 1)
 
 st.title("Convolution: a filter sliding over an image")

@@ -1,5 +1,7 @@
 """AppTest helpers: run a page through the real entry script (router + sidebar)."""
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -33,3 +35,11 @@ def open_page(page: str | None = None, timeout: float = 60) -> AppTest:
         at.switch_page(page)
         at.run()
     return at
+
+
+def component_data(app, key: str) -> dict:
+    """The data a page gave its ``st.components.v2`` component with this key."""
+    for el in app.get("bidi_component"):
+        if el.proto.id.endswith(f"-{key}"):
+            return json.loads(el.proto.json)
+    raise AssertionError(f"no component {key!r} on the page")

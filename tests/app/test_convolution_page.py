@@ -4,11 +4,12 @@ The stepper draws in the browser (tests/e2e covers its buttons); here we read wh
 it: the payload (from cnncore), the step it should show, and the quiz state.
 """
 
-import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import component_data
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app" / "views" / "convolution.py")
 
@@ -24,18 +25,24 @@ def at():
 
 def stepper_data(app, key: str = "cv_stepper") -> dict:
     """The data the page gave the stepper component with this key."""
-    for el in app.get("bidi_component"):
-        if el.proto.id.endswith(f"-{key}"):
-            return json.loads(el.proto.json)
-    raise AssertionError(f"no stepper {key!r} on the page")
+    return component_data(app, key)
+
+
+def move_slider(app, row: int, col: int, value, key: str = "cv_kernel_sliders") -> None:
+    """What the filter sliders' callback stores when the browser sends a slider that came to rest
+    (0-based), then the rerun it starts (tests/e2e moves the real sliders)."""
+    app.session_state[f"{key}_edit"] = {"row": row, "col": col, "value": value, "nonce": 1}
+    app.run()
+
+
+def slider_values(app, key: str = "cv_kernel_sliders") -> list[float]:
+    """The filter weights the page hands the slider grid, row by row."""
+    return [v for row in component_data(app, key)["values"] for v in row]
 
 
 def shown_code(app) -> str:
     """The PyTorch code the page shows under "Verify with PyTorch"."""
-    for el in app.get("bidi_component"):
-        if el.proto.id.endswith("-cv_torch_code"):
-            return json.loads(el.proto.json)["code"]
-    raise AssertionError("no PyTorch code on the page")
+    return component_data(app, "cv_torch_code")["code"]
 
 
 def shown_equation(app) -> str:
@@ -50,18 +57,33 @@ def texts(elements) -> str:
 
 def test_slider_changes_equation_and_output(at):
     assert shown_equation(at).endswith("= 3")  # the lesson's X detector on the X, first window
-    at.slider(key="cv_w_0_0").set_value(2.0).run()
+    move_slider(at, 0, 0, 2.0)
     assert not at.exception
+    assert slider_values(at)[0] == 2.0
     assert shown_equation(at).startswith("2·1 + (−1)·0") and shown_equation(at).endswith("= 4")
     assert stepper_data(at)["payload"]["output"]["values"][0][0] == 4
     assert not at.error  # the PyTorch check still passes
     assert at.success and "same 3x3 map" in at.success[0].value
 
 
+def test_filter_slider_values_are_checked_on_the_server(at):
+    """Only the browser's own sliders send values; anything else is ignored, and a value is kept
+    inside the range and on the slider's 0.1 steps."""
+    before = slider_values(at)
+    for bad in ("abc", None, True, float("nan"), float("inf")):
+        move_slider(at, 0, 0, bad)
+    move_slider(at, 3, 0, 1.0)  # not a cell of the 3x3 filter
+    assert slider_values(at) == before and not at.exception
+    move_slider(at, 0, 1, 5.0)
+    move_slider(at, 0, 2, 0.4400001)
+    assert slider_values(at)[1:3] == [2.0, 0.4]
+    assert shown_equation(at).startswith("1·1 + 2·0 + 0.4·0")
+
+
 def test_preset_changes_kernel_and_equation(at):
     at.selectbox(key="cv_preset").set_value("identity").run()
     assert not at.exception
-    assert at.slider(key="cv_w_1_1").value == 1.0 and at.slider(key="cv_w_0_0").value == 0.0
+    assert slider_values(at) == [0, 0, 0, 0, 1, 0, 0, 0, 0]
     assert shown_equation(at).endswith("= 1")  # the centre pixel of the first window
     assert shown_equation(at).startswith("0·1 + 0·0")
 
@@ -89,10 +111,7 @@ def edit_cell(app, row: int, col: int, text: str, key: str = "cv_img_grid_0") ->
 
 def grid_text(app, key: str = "cv_img_grid_0") -> list[list[str]]:
     """The cells' text the page hands the grid component."""
-    for el in app.get("bidi_component"):
-        if el.proto.id.endswith(f"-{key}"):
-            return json.loads(el.proto.json)["text"]
-    raise AssertionError(f"no grid {key!r} on the page")
+    return component_data(app, key)["text"]
 
 
 def test_bad_grid_edits_are_refused_and_previous_value_kept(at):

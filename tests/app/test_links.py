@@ -3,7 +3,7 @@ each named in one line, never an exception."""
 
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import ENTRY
+from tests.app.conftest import ENTRY, component_data
 
 CONV = "views/convolution.py"
 
@@ -35,7 +35,7 @@ def test_convolution_link_restores_filter_options_and_step():
             "step": "3",
         },
     )
-    assert [at.slider(key=f"cv_w_{r}_{c}").value for r in range(3) for c in range(3)] == [
+    assert [v for row in component_data(at, "cv_kernel_sliders")["values"] for v in row] == [
         1,
         0,
         -1,

@@ -198,3 +198,54 @@ def test_typing_into_the_input_grid(page):
     assert right.evaluate("(e) => e === e.getRootNode().activeElement")
     page.screenshot(path=ARTIFACTS / "convolution_grid_edit.png")
     assert page.errors == []
+
+
+def test_filter_sliders_move_by_key_and_by_mouse(page):
+    """The nine filter weights are real sliders: an arrow key or a drag changes the weight, its
+    shown value and the stepper's equation; a preset moves the sliders themselves."""
+    open_app(page, "convolution")
+    eq = stepper(page).locator(".eq")
+    assert eq.inner_text() == expected(1, 0.0)["equation"]  # 1·1 + (−1)·0 + ... = 3
+    w00 = page.get_by_role("slider", name="w[0,0]", exact=True)
+    assert page.get_by_role("slider", name=re.compile(r"^w\[")).count() == 9
+    assert w00.input_value() == "1"
+
+    w00.focus()
+    w00.press("ArrowLeft")  # 1.0 -> 0.9
+    wait_idle(page)
+    page.wait_for_function(
+        "(e) => e.innerText.startsWith('0.9·1 + ')", arg=eq.element_handle(), timeout=10_000
+    )
+    cell = page.locator(".st-key-cv_kernel_sliders .cell").first
+    assert "0.90" in cell.inner_text()
+
+    box = w00.bounding_box()  # drag the thumb to the far left: the range's lowest weight
+    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] - 20, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    wait_idle(page)
+    lo = conv.KERNEL_RANGE[0]
+    page.wait_for_function(
+        "([e, lo]) => e.innerText.startsWith(lo + '·1 + ')",
+        arg=[eq.element_handle(), conv.fmt(lo, paren=True)],
+        timeout=10_000,
+    )
+    assert float(w00.input_value()) == lo
+
+    page.locator(".st-key-cv_preset").click()
+    page.get_by_role("option", name="identity").click()
+    wait_idle(page)
+    page.wait_for_function(
+        "(e) => e.getAttribute('aria-valuetext') === '1.00'",
+        arg=page.get_by_role("slider", name="w[1,1]", exact=True).element_handle(),
+        timeout=10_000,
+    )
+    values = [
+        page.get_by_role("slider", name=f"w[{r},{c}]", exact=True).input_value()
+        for r in range(3)
+        for c in range(3)
+    ]
+    assert values == ["0", "0", "0", "0", "1", "0", "0", "0", "0"]
+    assert_no_exception(page)
+    assert page.errors == []
