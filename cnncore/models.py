@@ -130,7 +130,7 @@ class ConvNet(nn.Module):
         Linear weight permuted to that order (a view of 12,800 activations instead of a copy).
         The parameters and state_dict stay the lesson's (NCHW order); the results equal
         ``forward``'s up to float rounding (the sums run in another order)."""
-        x = standardize(x)
+        x = standardize(x).contiguous()
         n, c, h, w = x.shape
         # one input channel: the NCHW tensor already is NHWC in memory; say so with strides
         x = (

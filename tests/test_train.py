@@ -156,6 +156,8 @@ def test_prepared_models_compute_torchs_numbers_with_the_lessons_state_dict(name
     assert seen[0].is_contiguous(memory_format=torch.channels_last) == (path == "channels_last")
     with torch.no_grad():
         assert torch.allclose(fast.eval()(x), oracle.eval()(x), rtol=1e-4, atol=1e-5)
+        strided = x.transpose(2, 3).contiguous().transpose(2, 3)  # same images, other strides
+        assert torch.allclose(fast(strided), oracle(x), rtol=1e-4, atol=1e-5)
     state, lesson = fast.state_dict(), oracle.state_dict()
     assert state.keys() == lesson.keys()
     assert all(v.is_contiguous() and v.shape == lesson[k].shape for k, v in state.items())
