@@ -63,7 +63,7 @@ def notebook_pipeline(data: Dataset, epochs: int, batch_size: int, seed: int) ->
             tmp, train=True, transform=transforms.ToTensor(), download=False
         )
         gen = torch.Generator().manual_seed(seed)
-        # The Trainer's model preparation too (its faster first convolution): the two sides
+        # The Trainer's model preparation too (channels-last memory on CPU): the two sides
         # then differ in the data pipeline only, not in how the model's layers compute.
         model = prepare_model(init_weights(build_model("convnet"), gen), torch.device("cpu"))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnncore.errors import UserError
@@ -104,9 +105,49 @@ class ConvNet(nn.Module):
             self.fc_layers = nn.Sequential(nn.Flatten(), nn.Linear(c2 * side * side, 10))
         else:
             raise UserError(f"unknown head {config.head!r}; use 'flatten' or 'gap'")
+        # cnncore.train.prepare_model sets this on CPU for the layouts that support it
+        self.channels_last = False
+
+    @property
+    def supports_channels_last(self) -> bool:
+        """No pooling and no circular padding: every layer is a convolution or a ReLU."""
+        return not self.config.pool and self.config.padding == "valid"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            self.channels_last
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu")
+        ):
+            return self._forward_channels_last(x)
         return self.fc_layers(self.conv_layers(standardize(x)))
+
+    def _forward_channels_last(self, x: torch.Tensor) -> torch.Tensor:
+        """The same network computed with every activation in channels-last (NHWC) memory, where
+        oneDNN's CPU convolutions need no layout conversions. The ReLUs act in place on the
+        fresh convolution outputs, and the flatten head multiplies the NHWC activations by the
+        Linear weight permuted to that order (a view of 12,800 activations instead of a copy).
+        The parameters and state_dict stay the lesson's (NCHW order); the results equal
+        ``forward``'s up to float rounding (the sums run in another order)."""
+        x = standardize(x).contiguous()
+        n, c, h, w = x.shape
+        # one input channel: the NCHW tensor already is NHWC in memory; say so with strides
+        x = (
+            x.as_strided(x.shape, (c * h * w, 1, w * c, c))
+            if c == 1
+            else x.contiguous(memory_format=torch.channels_last)
+        )
+        for layer in self.conv_layers:
+            x = F.relu_(x) if isinstance(layer, nn.ReLU) else layer(x)
+        if self.config.head != "flatten":
+            return self.fc_layers(x)
+        linear = self.fc_layers[-1]
+        n, c, h, w = x.shape
+        weight = (
+            linear.weight.view(-1, c, h, w).permute(0, 2, 3, 1).reshape(linear.out_features, -1)
+        )
+        return F.linear(x.permute(0, 2, 3, 1).reshape(n, -1), weight, linear.bias)
 
     def first_layer_filters(self) -> torch.Tensor:
         """The first convolution's weights: float [16, 1, 5, 5]."""

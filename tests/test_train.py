@@ -113,34 +113,56 @@ def test_evaluate_and_predict_proba(tiny_data):
 
 
 # ------------------------------------------------------------------------------ speed path
-def test_first_convolution_trains_through_the_im2col_path_with_torchs_numbers():
-    """prepare_model swaps the one-channel first convolution for cnncore.train.Conv2d on CPU; its
-    forward values and gradients are nn.Conv2d's (the oracle) up to float rounding."""
+def _logits_and_gradients(model, x, y):
+    model.zero_grad()
+    logits = model(x)
+    torch.nn.functional.cross_entropy(logits, y).backward()
+    return [logits.detach()] + [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [("convnet", "channels_last"), ("convnet-gap", "channels_last"), ("convnet-pool", "im2col")],
+)
+def test_prepared_models_compute_torchs_numbers_with_the_lessons_state_dict(name, path):
+    """prepare_model on CPU: the ConvNets without pooling compute in channels-last memory, the
+    others train their one-channel first convolution through cnncore.train.Conv2d. Either way
+    the logits and every gradient are plain nn.Conv2d/nn.Linear's (the oracle: the unprepared
+    model) up to float rounding, in training and in evaluation, and the state_dict has the
+    same keys and NCHW-ordered, contiguous values."""
     from torch import nn
 
     from cnncore.models import build_model
     from cnncore.train import Conv2d, init_weights, prepare_model
 
-    gen = torch.Generator().manual_seed(0)
-    oracle = init_weights(build_model("convnet"), gen)
+    oracle = init_weights(build_model(name), torch.Generator().manual_seed(0))
     fast = prepare_model(
-        init_weights(build_model("convnet"), torch.Generator().manual_seed(0)), torch.device("cpu")
+        init_weights(build_model(name), torch.Generator().manual_seed(0)), torch.device("cpu")
     )
     kinds = [type(m) for m in fast.modules() if isinstance(m, nn.Conv2d)]
-    assert kinds == [Conv2d, nn.Conv2d]  # only the one-channel layer changes
-    assert fast.state_dict().keys() == oracle.state_dict().keys()
-    names = [name for name, _ in fast.feature_maps(torch.zeros(1, 1, 28, 28))]
-    assert names == [name for name, _ in oracle.feature_maps(torch.zeros(1, 1, 28, 28))]
+    seen = []
+    fast.conv_layers[-2].register_forward_hook(lambda m, i, out: seen.append(out))
+    if path == "channels_last":
+        assert kinds == [nn.Conv2d, nn.Conv2d] and fast.channels_last
+    else:
+        assert kinds == [Conv2d, nn.Conv2d] and not fast.channels_last
+    gen = torch.Generator().manual_seed(1)
     x = torch.rand(37, 1, 28, 28, generator=gen)
     y = torch.randint(0, 10, (37,), generator=gen)
-    grads = []
-    for model in (oracle, fast):
-        model.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        grads.append([p.grad.clone() for p in model.parameters()])
-        with torch.no_grad():
-            grads[-1].append(model(x))
-    for a, b in zip(*grads, strict=True):
+    expected, got = _logits_and_gradients(oracle, x, y), _logits_and_gradients(fast, x, y)
+    for a, b in zip(got, expected, strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
-    first = fast.conv_layers[0]
-    assert first(x).grad_fn is not None and "SlowConv2D" in type(first(x).grad_fn).__name__
+    # the second convolution's output really was channels-last (or not)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last) == (path == "channels_last")
+    with torch.no_grad():
+        assert torch.allclose(fast.eval()(x), oracle.eval()(x), rtol=1e-4, atol=1e-5)
+        strided = x.transpose(2, 3).contiguous().transpose(2, 3)  # same images, other strides
+        assert torch.allclose(fast(strided), oracle(x), rtol=1e-4, atol=1e-5)
+    state, lesson = fast.state_dict(), oracle.state_dict()
+    assert state.keys() == lesson.keys()
+    assert all(v.is_contiguous() and v.shape == lesson[k].shape for k, v in state.items())
+    names = [name for name, _ in fast.feature_maps(torch.zeros(1, 1, 28, 28))]
+    assert names == [name for name, _ in oracle.feature_maps(torch.zeros(1, 1, 28, 28))]
+    if path == "im2col":
+        first = fast.conv_layers[0]
+        assert "SlowConv2D" in type(first(x).grad_fn).__name__
