@@ -454,24 +454,39 @@ CONTENT_CLOCK_JS = """([host, inner, text]) => {
 }"""
 
 
-def bench_first_visit(browser, url: str, tries: int) -> None:
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_first_visit(browser, url: str, tries: int, server_pid: int) -> None:
     """A new browser context per try: nothing cached, as for a student's first visit. One context
     is opened and closed first, not counted: the browser's first context pays a one-time start-up
-    a student's running browser has already paid."""
+    a student's running browser has already paid. Also the CPU the browser's processes and the
+    server used during the visits (2 cores here: more than the visit's time means both were full)."""
     first = browser.new_context()
     first.new_page().goto(url)
     first.close()
     for path, (name, *check) in CONTENT.items():
-        times = []
+        times, browser_cpu, server_cpu = [], [], []
         for _ in range(max(3, tries // 4)):
             ctx = browser.new_context(viewport={"width": 1400, "height": 900})
             ctx.add_init_script(f"({CONTENT_CLOCK_JS})({json.dumps(check)})")
             page = ctx.new_page()
+            c0, s0 = chromium_cpu_seconds(), process_cpu_seconds(server_pid)
             page.goto(f"{url}/{path}")
             page.wait_for_function("() => window.__contentShown !== undefined", timeout=60_000)
+            browser_cpu.append(chromium_cpu_seconds() - c0)
+            server_cpu.append(process_cpu_seconds(server_pid) - s0)
             times.append(page.evaluate("window.__contentShown"))  # ms since navigation start
             ctx.close()
         report(f"first visit, {name}: navigation -> content shown", times)
+        print(
+            f"  CPU during those visits, median: Chromium's processes "
+            f"{statistics.median(browser_cpu) * 1000:,.0f} ms, the server "
+            f"{statistics.median(server_cpu) * 1000:,.0f} ms"
+        )
 
 
 def main() -> None:
@@ -506,7 +521,7 @@ def main() -> None:
             time.sleep(5)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             if "visit" in only:
-                bench_first_visit(browser, url, args.tries)
+                bench_first_visit(browser, url, args.tries, proc.pid)
             if "conv" in only:
                 bench_convolution(page, url, args.tries)
             if "inv" in only:
