@@ -62,8 +62,8 @@ def writing(writer, ref, kill_at=None, changes=True):
     return on_event
 
 
-def interrupted_run(store, data, kill_at, config=CONFIG, changes=True) -> str:
-    writer = store.begin(config, data.source, name="to resume")
+def interrupted_run(store, data, kill_at, config=CONFIG, changes=True, name="to resume") -> str:
+    writer = store.begin(config, data.source, name=name)
     ref = [None]
     ref[0] = Trainer(config, data, on_event=writing(writer, ref, kill_at, changes))
     with pytest.raises(Killed):
