@@ -295,6 +295,8 @@ class RunWriter:
             summary.update(extra or {})
             self.meta["summary"] = summary
             self._write_meta()
+            # an ended run is never resumed: its resume state (~3x the weights) goes
+            (self.folder / RESUME_FILE).unlink(missing_ok=True)
         finally:
             self.close()
         return self.id

@@ -113,6 +113,7 @@ def test_k_epochs_a_kill_and_a_resume_equal_n_epochs_straight_bit_for_bit(
     assert same_weights(result.model, whole.model), "the resumed run's weights differ"
     info = store.info(run_id)
     assert info.status == "finished" and not info.resumable
+    assert not (store.root / run_id / RESUME_FILE).exists()  # an ended run does not keep it
     assert info.summary["test_accuracy"] == whole.test_accuracy
     metrics = store.metrics(run_id)
     train = metrics[metrics["kind"] == "train"]
