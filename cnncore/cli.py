@@ -56,27 +56,38 @@ def load_data_from_args(args) -> object:
 
 
 def _add_train(sub) -> None:
+    from cnncore.data import DEFAULT_ROOT, SOURCES
     from cnncore.models import MODEL_NAMES
     from cnncore.train import OPTIMIZERS, PRECISIONS
 
-    p = sub.add_parser("train", help="train a model and save it as a run")
-    add_data_args(p)
-    p.add_argument("--model", default="convnet", choices=list(MODEL_NAMES))
-    p.add_argument("--epochs", type=_int_at_least(1), default=3)
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (> 0)")
-    p.add_argument("--batch-size", type=_int_at_least(1), default=256)
-    p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    p.add_argument("--seed", type=_int_at_least(0), default=0)
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p = sub.add_parser("train", help="train a model and save it as a run (or resume one)")
+    # Training settings default to None: TrainConfig's defaults (the lesson's) fill them in, and
+    # --resume can tell a setting given on the command line from one left out.
+    p.add_argument("--data", default=None, help=f"data source: {', '.join(SOURCES)} (default auto)")
+    p.add_argument("--data-root", default=DEFAULT_ROOT, help="folder for torchvision datasets")
+    p.add_argument("--no-download", action="store_true", help="never try to download")
+    p.add_argument("--model", default=None, choices=list(MODEL_NAMES), help="default convnet")
+    p.add_argument("--epochs", type=_int_at_least(1), default=None, help="default 3")
+    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default 1e-3)")
+    p.add_argument("--batch-size", type=_int_at_least(1), default=None, help="default 256")
+    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="default adam")
+    p.add_argument("--seed", type=_int_at_least(0), default=None, help="default 0")
+    p.add_argument("--precision", default=None, choices=PRECISIONS, help="default auto")
     p.add_argument(
         "--max-batches",
         type=_int_at_least(0),
-        default=0,
+        default=None,
         help="stop each epoch after N batches (a tiny-budget dry run)",
     )
     p.add_argument("--runs", default="runs", help="runs root folder")
     p.add_argument("--workspace", default="local", help=WORKSPACE_HELP)
-    p.add_argument("--name", default="", help="a name for the run")
+    p.add_argument("--name", default=None, help="a name for the run")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue an interrupted run (see `runs`) from its last epoch end, in place, with "
+        "its own settings and data",
+    )
     p.set_defaults(func=_cmd_train)
 
 
@@ -91,25 +102,68 @@ def _why(config) -> str:
     return f" (auto: bf16 measured {ratio:.2f}x the speed of fp32 on this machine)"
 
 
+TRAIN_SETTINGS = (
+    "model",
+    "epochs",
+    "lr",
+    "batch_size",
+    "optimizer",
+    "seed",
+    "precision",
+    "max_batches",
+)
+
+
+def _start_run(args, store):
+    """(config, data, writer, resume state or None) of ``train``: a new run, or with
+    ``--resume`` the interrupted run reopened in place (checked before any data is loaded)."""
+    from cnncore.data import load_data
+    from cnncore.train import TrainConfig
+
+    if not args.resume:
+        given = {n: getattr(args, n) for n in TRAIN_SETTINGS if getattr(args, n) is not None}
+        config = TrainConfig(**given).validate()
+        store.check_writable()  # refuse an unwritable store before loading data or training
+        args.data = args.data or "auto"
+        data = load_data_from_args(args)
+        return config, data, store.begin(config, data.source, name=args.name or ""), None
+    given = [n for n in (*TRAIN_SETTINGS, "name") if getattr(args, n) is not None]
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise UserError(
+            f"--resume continues run {args.resume} with its own settings; leave out {flags}"
+        )
+    store.check_writable()
+    info, _config, _state = store.load_resume(args.resume)  # refused here, before loading data
+    source = (info.summary or {}).get("data") or ""
+    if args.data is not None and args.data != source:
+        raise UserError(
+            f"run {args.resume} trained on {source}; leave out --data to resume it on that data"
+        )
+    data = load_data(source, args.data_root, allow_download=not args.no_download)
+    if data.source != source:
+        raise UserError(f"run {args.resume} trained on {source}, which could not be loaded")
+    print(f"data: {data.summary()} (the run's own)")
+    writer, config, state = store.resume(args.resume)
+    return config, data, writer, state
+
+
 def _cmd_train(args) -> int:
-    """Train and write the run as it goes: metrics rows as they come, a checkpoint at each epoch
-    end. Ctrl-C asks the Trainer to stop after the current batch and saves the run as stopped
-    (a second Ctrl-C quits at once; the run then lists as interrupted). A kill leaves an
-    interrupted run with its curves and last checkpoint."""
+    """Train and write the run as it goes: metrics rows as they come, a checkpoint (weights and
+    resume state) at each epoch end. Ctrl-C asks the Trainer to stop after the current batch
+    and saves the run as stopped (a second Ctrl-C quits at once; the run then lists as
+    interrupted). A kill leaves an interrupted run with its curves and last checkpoint, which
+    ``--resume RUN_ID`` continues from its last epoch end."""
     import signal
 
     from tqdm import tqdm
 
-    from cnncore.runs import event_row
-    from cnncore.train import TrainConfig, TrainControl, Trainer
+    from cnncore.runs import event_row, training_state
+    from cnncore.train import TrainControl, Trainer
 
-    names = ("model", "epochs", "lr", "batch_size", "optimizer", "seed", "precision", "max_batches")
-    config = TrainConfig(**{name: getattr(args, name) for name in names}).validate()
     store = workspace_store(args)
-    store.check_writable()  # refuse an unwritable store before loading data or training
-    data = load_data_from_args(args)
+    config, data, writer, state = _start_run(args, store)
     control, ctrl_c = TrainControl(), []
-    writer = store.begin(config, data.source, name=args.name)
     bar = trainer = None
 
     def on_event(event):
@@ -117,8 +171,13 @@ def _cmd_train(args) -> int:
         v = event.values
         if event.kind == "start":
             where = f"on {v['device']} with {v['precision']}{_why(config)}"
-            print(f"training {config.model} {where} (run {writer.id}; Ctrl-C stops and saves it)")
-            bar = tqdm(total=v["total_batches"], unit="batch", dynamic_ncols=True)
+            run = f"run {writer.id}"
+            if v.get("resumed_after"):
+                run += f", resumed after epoch {v['resumed_after']} of {config.epochs}"
+            print(f"training {config.model} {where} ({run}; Ctrl-C stops and saves it)")
+            bar = tqdm(
+                total=v["total_batches"], initial=event.step, unit="batch", dynamic_ncols=True
+            )
         elif event.kind == "train":
             bar.update(1)
             bar.set_postfix(
@@ -132,7 +191,7 @@ def _cmd_train(args) -> int:
             bar.close()
         writer.append([event_row(event)])
         if event.kind == "val":
-            writer.checkpoint(trainer.model, event.epoch)
+            writer.checkpoint(trainer.model, event.epoch, training_state(trainer, event.epoch))
 
     def on_ctrl_c(signum, frame):
         if ctrl_c:  # a second Ctrl-C: quit now
@@ -142,7 +201,7 @@ def _cmd_train(args) -> int:
 
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
-        trainer = Trainer(config, data, on_event=on_event, control=control)
+        trainer = Trainer(config, data, on_event=on_event, control=control, resume=state)
         result = trainer.run()
         signal.signal(signal.SIGINT, previous)
         run_id = writer.finish(result)
@@ -244,7 +303,8 @@ def _cmd_runs(args) -> int:
         store.delete(args.delete)
         print(f"deleted run {args.delete}")
         return 0
-    table = store.table()  # never raises: damaged folders are rows with a problem
+    runs = store.list()  # never raises: damaged folders are listed with a problem
+    table = store.table(runs)
     if table.empty:
         print(f"no runs in {store.root}/")
         return 0
@@ -254,6 +314,11 @@ def _cmd_runs(args) -> int:
     wide = {"display.width": 250, "display.max_columns": 20, "display.max_colwidth": None}
     with pd.option_context(*[x for kv in wide.items() for x in kv]):
         print(table.to_string(index=False))
+    where = "" if args.runs == "runs" else f" --runs {args.runs}"
+    where += "" if args.workspace == "local" else f" --workspace {args.workspace}"
+    for info in runs:
+        if info.resumable:
+            print(f"resume {info.id}: python -m cnncore train --resume {info.id}{where}")
     return 0
 
 

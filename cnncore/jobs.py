@@ -33,7 +33,7 @@ import torch
 from cnncore.data import Dataset
 from cnncore.errors import UserError
 from cnncore.memory import estimate_training_bytes, mb
-from cnncore.runs import event_row
+from cnncore.runs import event_row, training_state
 from cnncore.settings import Settings, load_settings
 from cnncore.speed import CHART_POINTS, MinMaxSeries
 from cnncore.train import Event, TrainConfig, TrainControl, Trainer, TrainResult, warm_up
@@ -337,6 +337,47 @@ class TrainingJob(Job):
         self._weights_at = 0.0
         self._writer = None  # the RunWriter while the job trains (None: nothing saved)
         self._write_error = ""  # the first disk error while writing the run as it went
+        self.resume_run: str | None = None  # an interrupted run this job resumes in place
+
+    @classmethod
+    def resuming(
+        cls, store, run_id: str, data: Dataset, session_id: str = "", tensorboard: bool = True
+    ) -> TrainingJob:
+        """A job that resumes the interrupted run ``run_id`` of ``store`` in place: checked now
+        (``RunStore.load_resume``: one plain sentence if it cannot be resumed), reopened when
+        the job starts. ``data`` must be the source the run trained on."""
+        info, config, _state = store.load_resume(run_id)
+        source = (info.summary or {}).get("data")
+        if source != data.source:
+            raise UserError(
+                f"run {run_id} trained on {source}; choose {source} as the data source to resume it"
+            )
+        job = cls(config, data, store, session_id, info.name, source, tensorboard)
+        job.resume_run = run_id
+        return job
+
+    def _replay(self, rows: list[dict]) -> None:
+        """The rows of the epochs a resumed run keeps, into the history a live page draws."""
+        with self._lock:
+            for row in rows:
+                kind, step, epoch = row.get("kind"), int(row["step"]), int(row.get("epoch") or 0)
+                if kind == "train" and row.get("loss") is not None:
+                    self._steps.append(step)
+                    self._losses.append(float(row["loss"]))
+                    self._series.append(step, float(row["loss"]))
+                elif kind == "val":
+                    self._val.append(
+                        {
+                            "epoch": epoch,
+                            "step": step,
+                            "loss": row.get("loss"),
+                            "accuracy": row.get("accuracy"),
+                        }
+                    )
+                elif kind in ("lr", "pause", "resume"):
+                    marker = {"kind": kind, "step": step, "epoch": epoch, "lr": row.get("lr")}
+                    self._markers.append({**marker, "old_lr": None})
+            self._version += 1
 
     # -- worker side -----------------------------------------------------------------------
     def _publish_weights(self, step: int) -> None:
@@ -408,16 +449,25 @@ class TrainingJob(Job):
         from the start, every metrics row reaches disk when it is recorded, a checkpoint lands at
         each epoch end, and the end status is written last. A killed process leaves a run that
         lists as interrupted, with its curves and last checkpoint."""
-        self._writer = None
-        if self.store is not None:
+        self._writer, state = None, None
+        if self.store is not None and self.resume_run:
+            self._writer, _config, state = self.store.resume(self.resume_run)
+            self._replay(state["metrics"])
+        elif self.store is not None:
             self._writer = self.store.begin(self.config, self.data_source, self.name_for_run())
+        if self._writer is not None:
             with self._lock:
                 self.run_id = self._writer.id
         trainer = None
         try:
             on_event, control = self._on_event_and_write, self.control
             self.trainer = trainer = Trainer(
-                self.config, self.data, model=self.model, on_event=on_event, control=control
+                self.config,
+                self.data,
+                model=self.model,
+                on_event=on_event,
+                control=control,
+                resume=state,
             )
             self._publish_weights(0)
             result = trainer.run()
@@ -450,7 +500,8 @@ class TrainingJob(Job):
         try:
             writer.append([event_row(event)])
             if event.kind == "val" and self.trainer is not None:
-                writer.checkpoint(self.trainer.model, event.epoch)
+                state = training_state(self.trainer, event.epoch)
+                writer.checkpoint(self.trainer.model, event.epoch, state)
         except OSError as exc:
             self._write_error = exc.strerror or type(exc).__name__
 

@@ -40,12 +40,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+import torch
 from torch import nn
 
 from cnncore.errors import UserError
 from cnncore.train import TrainConfig, TrainResult
 from cnncore.weights import (  # noqa: F401  (re-exported: pages and tests import them from here)
     MAX_UPLOAD_BYTES,
+    check_weights_file,
     load_state_dict_bytes,
     state_dict_bytes,
 )
@@ -60,6 +62,8 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 _CREATED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 _NUMBERS = ("val_loss", "val_accuracy", "test_loss", "test_accuracy", "images_per_s", "seconds")
 _TEXTS = ("message", "data", "precision", "device")
+RESUME_FILE = "resume.pt"  # what a faithful resume needs, written at each epoch end
+RESUME_FORMAT = 1
 
 
 def _umask() -> int:
@@ -91,6 +95,7 @@ class RunInfo:
     damaged: str = ""
     checkpoint_epoch: int | None = None  # the epoch model.pt is from (None: no checkpoint)
     note: str = ""
+    resumable: bool = False  # interrupted, with a resume state (``RunStore.resume``)
 
     def as_row(self) -> dict:
         cfg, s = self.config or {}, self.summary or {}
@@ -120,6 +125,27 @@ def event_row(event) -> dict:
     row = {"step": event.step, "epoch": event.epoch, "kind": event.kind}
     row.update((k, v.get(k)) for k in ("loss", "accuracy", "lr", "seconds"))
     return row
+
+
+def training_state(trainer, epoch: int) -> dict:
+    """What resuming a run after ``epoch`` needs from its Trainer (called at that epoch's end,
+    after its validation row): weights, optimizer state, the run's generator state, the step,
+    the learning rate, the precision used, the seconds so far and the last validation figures.
+    Only tensors, numbers and text: ``torch.load(..., weights_only=True)`` reads it back."""
+    last_val = next((r for r in reversed(trainer.metrics) if r["kind"] == "val"), {})
+    return {
+        "format": RESUME_FORMAT,
+        "epoch": int(epoch),
+        "step": int(trainer.step),
+        "lr": float(trainer.lr),
+        "precision": str(trainer.precision),
+        "seconds": float(last_val.get("seconds") or 0.0),
+        "val_loss": last_val.get("loss"),
+        "val_accuracy": last_val.get("accuracy"),
+        "model": {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+        "optimizer": trainer.optimizer.state_dict(),
+        "generator": trainer.generator.get_state(),
+    }
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -233,11 +259,19 @@ class RunWriter:
             self._csv.writerow(["" if row.get(c) is None else row.get(c) for c in METRIC_COLUMNS])
         self._metrics.flush()
 
-    def checkpoint(self, model: nn.Module, epoch: int) -> None:
-        """Weights of the end of ``epoch`` as model.pt (atomic), and the rows so far on disk."""
+    def checkpoint(self, model: nn.Module, epoch: int, state: dict | None = None) -> None:
+        """Weights of the end of ``epoch`` as model.pt (atomic), and the rows so far on disk.
+        ``state`` (``training_state(trainer, epoch)``): also resume.pt (atomic, written first),
+        with how many bytes of metrics.csv belong to the epochs it resumes after."""
+        metrics_bytes = None
         if self._metrics is not None:
             self._metrics.flush()
             os.fsync(self._metrics.fileno())
+            metrics_bytes = os.fstat(self._metrics.fileno()).st_size
+        if state is not None and metrics_bytes is not None:
+            buf = io.BytesIO()
+            torch.save({**state, "metrics_bytes": int(metrics_bytes)}, buf)
+            atomic_write_bytes(self.folder / RESUME_FILE, buf.getvalue())
         atomic_write_bytes(self.folder / "model.pt", state_dict_bytes(model))
         self.meta["summary"]["checkpoint_epoch"] = int(epoch)
         self._write_meta()
@@ -261,6 +295,8 @@ class RunWriter:
             summary.update(extra or {})
             self.meta["summary"] = summary
             self._write_meta()
+            # an ended run is never resumed: its resume state (~3x the weights) goes
+            (self.folder / RESUME_FILE).unlink(missing_ok=True)
         finally:
             self.close()
         return self.id
@@ -393,6 +429,73 @@ def _writer_alive(folder: Path) -> bool:
         os.close(fd)  # also drops the shared lock taken above
 
 
+def _no_run(run_id: str, root: Path) -> UserError:
+    return UserError(
+        f"there is no run {run_id} in this workspace ({root.name}); only a run of this "
+        "workspace can be resumed"
+    )
+
+
+def _rows(data: bytes, run_id: str) -> list[dict]:
+    """metrics.csv bytes as row dicts (``METRIC_COLUMNS``; empty cells None)."""
+    try:
+        table = pd.read_csv(io.BytesIO(data))
+        table = table.reindex(columns=list(METRIC_COLUMNS))
+        return [
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in table.astype(object).to_dict("records")
+        ]
+    except Exception:
+        raise UserError(
+            f"run {run_id}'s metrics.csv cannot be read (the file is damaged)"
+        ) from None
+
+
+def _read_resume_state(path: Path, run_id: str, config: TrainConfig) -> dict:
+    """resume.pt, checked like an upload before ``torch.load(..., weights_only=True)`` reads it,
+    then checked field by field against the run's model and optimizer."""
+    source = f"run {run_id}'s {RESUME_FILE}"
+    damaged = UserError(f"{source} is damaged, so the run cannot be resumed")
+    try:
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise UserError(f"{source} is over the {MAX_UPLOAD_BYTES >> 20} MB limit")
+        with _open_file(path) as f:
+            data = f.read(MAX_UPLOAD_BYTES + 1)
+    except (OSError, _Damaged) as exc:
+        raise UserError(f"{source} cannot be read ({exc})") from None
+    check_weights_file(data, source)  # size, stored entries, what it expands to, no objects
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception:
+        raise damaged from None
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+        raise damaged
+    ints = ("epoch", "step", "metrics_bytes")
+    if not all(isinstance(state.get(k), int) and state[k] >= 0 for k in ints):
+        raise damaged
+    if not 1 <= state["epoch"] <= config.epochs or state["precision"] not in ("fp32", "bf16"):
+        raise damaged
+    if not isinstance(state.get("generator"), torch.Tensor) or not isinstance(
+        state.get("optimizer"), dict
+    ):
+        raise damaged
+    from cnncore.models import build_model  # the checks below load each part somewhere
+
+    try:
+        model = build_model(config.model)
+        model.load_state_dict(state["model"])
+        torch.Generator().set_state(state["generator"])
+        if config.optimizer == "adam":
+            torch.optim.Adam(model.parameters(), lr=config.lr).load_state_dict(state["optimizer"])
+        else:
+            torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9).load_state_dict(
+                state["optimizer"]
+            )
+    except Exception:
+        raise damaged from None
+    return state
+
+
 class RunStore:
     """Runs on disk under ``root`` (default ``./runs``)."""
 
@@ -516,7 +619,9 @@ class RunStore:
         folder = self._dir(run_id)
         info = RunInfo(run_id, folder)
         try:
-            name, created, config, summary = _check_meta(_read_config(folder / "config.json"))
+            meta = _read_config(folder / "config.json")
+            meta_keys = set(meta)
+            name, created, config, summary = _check_meta(meta)
             info.name, info.created, info.config, info.summary = (
                 name or run_id,
                 created,
@@ -533,11 +638,20 @@ class RunStore:
             if has_model:
                 info.checkpoint_epoch = summary.get("checkpoint_epoch")
             if info.status == "interrupted":
+                info.resumable = (
+                    has_model
+                    and "published" not in meta_keys
+                    and _check_file(folder / RESUME_FILE, required=False)
+                )
                 info.note = "the process training it ended without saving (killed or crashed); " + (
                     f"curves and the weights of epoch {info.checkpoint_epoch} are kept"
                     if has_model
                     else "its curves are kept, no epoch had ended so there are no weights"
                 )
+                if info.resumable:
+                    info.note += "; it can be resumed from there"
+                elif has_model:
+                    info.note += "; it has no resume state (an older version saved it)"
                 info.summary = {**summary, "message": info.note}  # not "training" any more
         except _Damaged as exc:
             info.damaged = str(exc)
@@ -619,6 +733,124 @@ class RunStore:
         model = load_state_dict_bytes(data, config.model, f"run {run_id}'s model.pt")
         model.eval()
         return model, config
+
+    # -- resuming --------------------------------------------------------------------------
+    def load_resume(self, run_id: str, locked: bool = False) -> tuple[RunInfo, TrainConfig, dict]:
+        """(info, config, state) of an interrupted run that can be resumed, read and checked
+        without changing anything; UserError with one plain sentence otherwise. ``locked``: the
+        caller holds the run's lock (then a run marked running is the interrupted one)."""
+        folder = self._dir(run_id)
+        if not folder.is_dir() or folder.is_symlink():
+            raise _no_run(run_id, self.root)
+        info = RunStore.info(self, run_id)  # this folder's, never a gallery run of that id
+        if locked and info.status == "running":
+            info = replace(info, status="interrupted")
+            info.resumable = _check_file(folder / RESUME_FILE, required=False)
+        if info.damaged:
+            raise UserError(f"run {run_id} is damaged ({info.damaged}), so it cannot be resumed")
+        if info.status == "running":
+            raise UserError(f"run {run_id} is still training, so it cannot be resumed")
+        if info.status != "interrupted":
+            raise UserError(
+                f"run {run_id} is {info.status}, not interrupted: only a run whose training was "
+                "cut off (killed or crashed) can be resumed; start a new run instead"
+            )
+        if info.checkpoint_epoch is None and not info.resumable:
+            raise UserError(
+                f"run {run_id} cannot be resumed: it was interrupted before its first epoch "
+                "ended, so nothing was saved to resume from; start it again instead"
+            )
+        if not info.resumable:
+            raise UserError(
+                f"run {run_id} cannot be resumed: it has no resume state (an older version of "
+                "CNN Explorer saved it, or it is a gallery copy); its curves and weights are kept"
+            )
+        config = TrainConfig.from_dict(info.config)
+        state = _read_resume_state(folder / RESUME_FILE, run_id, config)
+        return info, replace(config, precision=state["precision"]), state
+
+    def resume(self, run_id: str) -> tuple[RunWriter, TrainConfig, dict]:
+        """Reopen an interrupted run in place for a ``Trainer(config, data, resume=state)``.
+
+        Takes the run's lock (refused if a writer holds it: it is still training), checks it
+        (``load_resume``), drops the metrics rows recorded after the checkpoint (the partly
+        trained epoch that will be trained again: one atomic rewrite of metrics.csv), marks it
+        running again and returns (writer, the run's config, state). ``state["metrics"]`` holds
+        the rows that are kept, for the Trainer to continue."""
+        folder = self._dir(run_id)
+        if not folder.is_dir() or folder.is_symlink():
+            raise _no_run(run_id, self.root)
+        lock_fd = metrics_file = None
+        try:
+            try:
+                lock_fd = os.open(
+                    folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE
+                )
+            except FileNotFoundError:
+                raise _no_run(run_id, self.root) from None
+            except OSError as exc:
+                raise self._unwritable(_reason(exc)) from None
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise UserError(
+                    f"run {run_id} is still training (another process is writing it), so it "
+                    "cannot be resumed now"
+                ) from None
+            info, config, state = self.load_resume(run_id, locked=True)
+            try:
+                meta = _read_config(folder / "config.json")
+            except _Damaged as exc:
+                raise UserError(
+                    f"run {run_id} is damaged ({exc}), so it cannot be resumed"
+                ) from None
+            path = folder / "metrics.csv"
+            try:
+                with _open_file(path) as f:
+                    kept = f.read(state["metrics_bytes"])
+            except (OSError, _Damaged) as exc:
+                raise UserError(f"run {run_id}'s metrics.csv cannot be read ({exc})") from None
+            if len(kept) != state["metrics_bytes"] or not kept.endswith(b"\n"):
+                raise UserError(
+                    f"run {run_id}'s metrics.csv is shorter than at its last checkpoint, so it "
+                    "cannot be resumed"
+                )
+            state["metrics"] = _rows(kept, run_id)
+            atomic_write_bytes(path, kept)  # the partly trained epoch's rows go, all at once
+            metrics_file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+            summary = {
+                **{
+                    k: v
+                    for k, v in meta.get("summary", {}).items()
+                    if k in ("data", "checkpoint_epoch")
+                },
+                "status": "running",
+                "message": f"training (resumed after epoch {state['epoch']})",
+            }
+            resumed = meta.get("resumed") if isinstance(meta.get("resumed"), list) else []
+            meta.update(
+                id=run_id,
+                summary=summary,
+                resumed=[
+                    *resumed,
+                    {"after_epoch": state["epoch"], "at": time.strftime("%Y-%m-%d %H:%M:%S")},
+                ],
+            )
+            writer = RunWriter(folder, meta, lock_fd, metrics_file)
+            writer._write_meta()
+            return writer, config, state
+        except OSError as exc:
+            if metrics_file is not None:
+                metrics_file.close()
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise self._unwritable(_reason(exc)) from None
+        except BaseException:
+            if metrics_file is not None:
+                metrics_file.close()
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise
 
     # -- changing --------------------------------------------------------------------------
     def rename(self, run_id: str, name: str) -> None:

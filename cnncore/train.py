@@ -334,6 +334,7 @@ class Trainer:
         model: nn.Module | None = None,
         on_event: Callable[[Event], None] | None = None,
         control: TrainControl | None = None,
+        resume: dict | None = None,
     ):
         self.config = config.validate()
         self.data = data
@@ -364,6 +365,18 @@ class Trainer:
         self.step = 0
         self._started = 0.0
         self._paused_seconds = 0.0
+        # Resuming an interrupted run (``cnncore.runs.RunStore.resume`` reads the state its last
+        # epoch end saved): the weights, optimizer and generator as they were, so the remaining
+        # epochs are the ones an uninterrupted run would have trained, bit for bit.
+        self.first_epoch, self._seconds_before, self._val = 1, 0.0, (None, None)
+        if resume is not None:
+            self.model.load_state_dict(resume["model"])
+            self.optimizer.load_state_dict(resume["optimizer"])
+            self.generator.set_state(resume["generator"])
+            self.step, self.first_epoch = int(resume["step"]), int(resume["epoch"]) + 1
+            self._seconds_before = float(resume.get("seconds") or 0.0)
+            self._val = (resume.get("val_loss"), resume.get("val_accuracy"))
+            self.metrics = [dict(row) for row in resume.get("metrics", [])]
 
     @property
     def lr(self) -> float:
@@ -377,7 +390,7 @@ class Trainer:
             "loss": loss,
             "accuracy": accuracy,
             "lr": self.lr,
-            "seconds": round(self._elapsed(), 3),
+            "seconds": round(self._seconds_before + self._elapsed(), 3),
         }
         self.metrics.append(row)
         self.on_event(Event(kind, self.step, epoch, {**row, **values}))
@@ -411,12 +424,13 @@ class Trainer:
             total_batches=self.total_batches,
             precision=self.precision,
             device=str(self.device),
+            resumed_after=self.first_epoch - 1,
         )
         status, message = "finished", ""
-        val_loss = val_acc = None
+        (val_loss, val_acc), epoch = self._val, cfg.epochs
         images = 0
         model.train()
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(self.first_epoch, cfg.epochs + 1):
             order = torch.randperm(len(self._train_y), generator=gen).to(self.device)
             for b in range(self.batches_per_epoch):
                 if self._between_batches(epoch):
@@ -463,7 +477,9 @@ class Trainer:
             test_loss, test_acc = evaluate(model, self.data.test, self.device, self.precision)
             self._record("test", min(cfg.epochs, max(1, epoch)), test_loss, test_acc)
         seconds = self._elapsed()
-        if status == "finished":
+        if status == "finished" and self.first_epoch > 1:
+            message = f"finished {cfg.epochs} epoch(s), resumed after epoch {self.first_epoch - 1}"
+        elif status == "finished":
             message = f"finished {cfg.epochs} epoch(s) in {seconds:.1f} s"
             from cnncore.speed import record_run
 

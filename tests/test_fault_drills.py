@@ -209,3 +209,96 @@ def test_out_of_range_numbers_are_refused_in_one_line(tiny_data, tmp_path):
     job = TrainingJob(TrainConfig(max_batches=1), tiny_data)
     with pytest.raises(UserError, match=r"^learning rate must be a number > 0 \(and at most 10\)$"):
         job.set_lr(1e300)
+
+
+RESUMABLE = [
+    "--data",
+    "bundled",
+    "--no-download",
+    "--epochs",
+    "6",
+    "--batch-size",
+    "32",
+    "--max-batches",
+    "40",
+    "--precision",
+    "fp32",
+    "--seed",
+    "5",
+]
+
+
+def weights_of(store: RunStore, run_id: str) -> dict:
+    return store.load_model(run_id)[0].state_dict()
+
+
+def test_kill_9_after_an_epoch_end_then_resume_gives_the_uninterrupted_run(tmp_path):
+    runs = tmp_path / "runs"
+    proc = start([sys.executable, "-m", "cnncore", "train", *RESUMABLE, "--runs", str(runs)])
+    run = wait_for_run(proc, cli_store(runs), checkpoint=True, rows=41)
+    proc.send_signal(signal.SIGKILL)  # mid-epoch 2 (or later), after epoch 1's checkpoint
+    proc.wait(60)
+    store = cli_store(runs)
+    info = store.info(run.id)
+    assert info.status == "interrupted" and info.resumable, info.note
+    listing = cli("runs", "--runs", str(runs))
+    hint = f"resume {run.id}: python -m cnncore train --resume {run.id} --runs {runs}"
+    assert hint in listing.stdout.splitlines(), listing.stdout
+
+    resumed = cli("train", "--resume", run.id, "--runs", str(runs))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed after epoch {info.checkpoint_epoch} of 6" in resumed.stdout
+    assert "Traceback" not in resumed.stderr
+
+    alone = cli("train", *RESUMABLE, "--runs", str(tmp_path / "alone"))
+    assert alone.returncode == 0, alone.stderr
+    (reference,) = cli_store(tmp_path / "alone").list()
+
+    info = store.info(run.id)
+    assert info.status == "finished" and not info.damaged and not info.resumable
+    metrics, expected = store.metrics(run.id), cli_store(tmp_path / "alone").metrics(reference.id)
+    train = metrics.query("kind == 'train'")
+    assert train["step"].tolist() == list(range(1, 241)), "duplicated or missing steps"
+    assert train["loss"].tolist() == expected.query("kind == 'train'")["loss"].tolist()
+    assert metrics.query("kind == 'val'")["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+    mine, theirs = (
+        weights_of(store, run.id),
+        weights_of(cli_store(tmp_path / "alone"), reference.id),
+    )
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs), "weights differ from the run alone"
+    assert info.summary["test_accuracy"] == reference.summary["test_accuracy"]
+
+    again = cli("train", "--resume", run.id, "--runs", str(runs))
+    assert again.returncode == 2 and again.stderr.strip() == (
+        f"error: run {run.id} is finished, not interrupted: only a run whose training was cut "
+        "off (killed or crashed) can be resumed; start a new run instead"
+    )
+
+
+def test_ctrl_c_of_a_resumed_run_saves_it_as_stopped(tmp_path):
+    runs = tmp_path / "runs"
+    proc = start([sys.executable, "-m", "cnncore", "train", *LONG, "--runs", str(runs)])
+    run = wait_for_run(proc, cli_store(runs), checkpoint=True, rows=6)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(60)
+    mixed = cli("train", "--resume", run.id, "--epochs", "3", "--runs", str(runs))
+    assert mixed.returncode == 2
+    assert mixed.stderr.strip().endswith("with its own settings; leave out --epochs")
+    kept = (cli_store(runs).metrics(run.id)["kind"] == "train").sum()
+    proc = start(
+        [sys.executable, "-m", "cnncore", "train", "--resume", run.id, "--runs", str(runs)]
+    )
+    deadline = time.monotonic() + WAIT_S
+    while (cli_store(runs).metrics(run.id)["kind"] == "train").sum() < kept + 3:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert (
+        out.strip().splitlines()[-1].endswith(f"saved run {run.id} in {runs}/ws/local/ as stopped")
+    )
+    info = cli_store(runs).info(run.id)
+    assert info.status == "stopped" and not info.damaged
+    steps = cli_store(runs).metrics(run.id).query("kind == 'train'")["step"].tolist()
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= kept + 3

@@ -438,8 +438,8 @@ def run_evaluation(run_id: str, created: str, source: str, _data):
 all_runs = store.list()  # read once per page run; damaged ones only go in the table
 runs = [r for r in all_runs if not r.damaged and r.status != "running"]  # running: in the table
 labels = {r.id: run_label(r) for r in runs}
-if job is not None and job.run_id and job.run_id != SS.get("tp_shown_run"):
-    pick(job.run_id)  # a run that just ended becomes the one the pickers show, once
+if job is not None and job.run_id and job.done and job.run_id != SS.get("tp_shown_run"):
+    pick(job.run_id)  # a run that just ended (a resumed one too) becomes the one shown, once
 if linked := SS.pop("tp_linked_run", ""):  # a shared link names a run: show it if this visitor can
     if linked in labels:
         SS["result_run"] = linked
@@ -586,11 +586,64 @@ def export_file(run_id: str, suffix: str) -> tuple[str | None, str]:
         return None, str(exc)
 
 
+def resume_run(run_id: str) -> None:
+    act()
+    job = latest_job()
+    if job is not None and not job.done:  # one run at a time per tab, as for Start
+        say("resume", "warning", "A run is already training here: stop it before resuming one.")
+        return
+    try:  # the same job manager, limits and queue as Start
+        manager.submit(TrainingJob.resuming(store, run_id, data, sid))
+        say("resume", "success", f"Resuming run {run_id}: it trains in the live panel above.")
+    except UserError as exc:
+        say("resume", "error", f"Not resumed: {exc}")
+
+
+def resume_panel(interrupted: list[RunInfo]) -> None:
+    """Runs of this workspace whose training was cut off, and a button that continues one."""
+    with st.container(border=True):
+        st.markdown("**Interrupted runs**")
+        st.caption(
+            "Training was cut off (the server or the command line was stopped hard). The run "
+            "keeps its curves and the weights of its last finished epoch; Resume training "
+            "continues it from there, in place, with its own settings: the partly trained epoch "
+            "is trained again, so the run ends as it would have without the break."
+        )
+        row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
+        target = row.selectbox(
+            "Interrupted run",
+            [r.id for r in interrupted],
+            format_func=labels.get,
+            key="resume_pick",
+            on_change=act,
+            width=520,
+        )
+        info = next(r for r in interrupted if r.id == target)
+        if info.resumable:
+            busy_now = (j := latest_job()) is not None and not j.done
+            row.button(
+                "Resume training",
+                key="resume_run",
+                type="primary",
+                icon=":material/replay:",
+                disabled=busy_now,
+                on_click=resume_run,
+                args=(target,),
+                help="one run at a time per tab: stop the current one first" if busy_now else None,
+            )
+            st.text(f"Continues after epoch {info.checkpoint_epoch} of {info.config['epochs']}.")
+        else:
+            st.text(f"This run cannot be resumed: {info.note}.")
+        show_message("resume")
+
+
 st.divider()
 st.subheader("Saved runs")
 table = store.table(all_runs)
 if not table.empty:
     st.dataframe(table.drop(columns=["created"]), hide_index=True, key="runs_table")
+if interrupted := [r for r in runs if r.status == "interrupted"]:
+    resume_panel(interrupted)
 if runs:
     chosen = st.multiselect(
         "Overlay the curves of",

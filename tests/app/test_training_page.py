@@ -215,3 +215,66 @@ def test_feature_map_arithmetic_matches_the_models_activation():
         if layer == 2:
             assert "the other 13 channels" in equation
     assert any("standardises each input pixel" in c.value for c in at.caption)
+
+
+def interrupted(name: str, kill_step: int = 6, config=None) -> str:
+    """An interrupted run in the visitor's workspace (a Trainer killed mid-epoch 2)."""
+    from cnncore.data import load_data
+    from cnncore.train import TrainConfig
+    from tests.test_resume import interrupted_run
+
+    config = config or TrainConfig(epochs=3, batch_size=16, max_batches=4, precision="fp32")
+    kill = lambda e: e.kind == "train" and e.step == kill_step  # noqa: E731
+    return interrupted_run(store(), load_data("bundled"), kill, config, name=name)
+
+
+def test_resume_button_continues_an_interrupted_run_in_the_live_panel():
+    import shutil
+
+    from cnncore.runs import RESUME_FILE
+
+    run_id = interrupted(EVIL)
+    early = interrupted("early", kill_step=2)  # before its first epoch ended: not resumable
+    old = interrupted("old")
+    (store().root / old / RESUME_FILE).unlink()  # as saved before resume existed
+    gallery = store().root.parent.parent / "gallery"
+    gallery.mkdir()
+    shutil.copytree(store().root / run_id, gallery / "gallery-copy")  # never offered
+
+    at = open_page(PAGE)
+    assert not at.exception
+    picker = next(s for s in at.selectbox if s.key == "resume_pick")
+    ours = (run_id, early, old)  # the gallery copy is not offered
+    assert len(picker.options) == 3
+    assert all(any(i in o for i in ours) for o in picker.options)
+    picker.set_value(early).run()
+    assert not [b for b in at.button if b.label == "Resume training"]
+    assert any("cannot be resumed" in t.value and "no epoch had ended" in t.value for t in at.text)
+    picker = next(s for s in at.selectbox if s.key == "resume_pick")
+    picker.set_value(old).run()
+    assert any("no resume state" in t.value for t in at.text)
+    next(s for s in at.selectbox if s.key == "resume_pick").set_value(run_id).run()
+    assert "Continues after epoch 1 of 3." in [t.value for t in at.text]
+    rendered = [
+        e.value for kind in ("markdown", "caption", "success", "info") for e in getattr(at, kind)
+    ]
+    assert not any(re.search(r"(?<!\\)!(?<!\\)\[", v) for v in rendered)  # the name stays text
+
+    before = {j.id for j in session_jobs()}
+    click(at, "Resume training")
+    (job,) = [j for j in session_jobs() if j.id not in before]
+    assert job.resume_run == run_id and job.name == EVIL
+    assert any(f"Resuming run {run_id}" in t for t in texts(at.success))
+    assert any(EVIL in s for s in texts(at.subheader))  # the live panel shows it
+    assert job.join(120) and job.status == "finished", job.error
+    at.run()
+    assert not at.exception
+    assert any("Saved as run" in t and run_id in t for t in texts(at.success))
+    assert next(s for s in at.selectbox if s.key == "result_run").value == run_id
+    assert {m.label: m.value for m in at.metric}["Status"] == "finished"
+    info = store().info(run_id)
+    assert info.status == "finished" and info.name == EVIL
+    steps = store().metrics(run_id).query("kind == 'train'")["step"].tolist()
+    assert steps == list(range(1, 13))
+    picker = next(s for s in at.selectbox if s.key == "resume_pick")
+    assert len(picker.options) == 2 and not any(run_id in o for o in picker.options)
