@@ -100,7 +100,7 @@ class GalleryStore(RunStore):
     def _refuse(self, *args, **kwargs):
         raise UserError(GALLERY_READ_ONLY)
 
-    save = rename = delete = import_weights = begin = _refuse
+    save = rename = delete = import_weights = begin = resume = _refuse
 
 
 class WorkspaceStore(RunStore):

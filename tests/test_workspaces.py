@@ -89,6 +89,7 @@ def test_gallery_is_read_only_and_published_runs_are_readable_by_everyone(spaces
         lambda: b.delete(gid),
         lambda: b.rename(gid, "x"),
         lambda: gallery.import_weights(b"", "fcnet", "x"),
+        lambda: gallery.resume(gid),
     ):
         with pytest.raises(UserError, match="gallery is read-only"):
             attempt()
