@@ -20,8 +20,8 @@ from cnncore.runs import RunStore
 from cnncore.train import TrainConfig, Trainer, warm_up
 
 # The live panel's cadence (app/ui/jobs.py POLL_RUNNING_S, app/views/training.py WEIGHTS_S).
-PAGE_POLL_S = 1.0
-PAGE_WEIGHTS_S = 2.0
+PAGE_POLL_S = 2.0
+PAGE_WEIGHTS_S = 4.0
 
 
 def draw_like_the_page(job: TrainingJob, data: Dataset, weights: bool = True) -> None:

@@ -380,8 +380,8 @@ def _add_bench(sub) -> None:
     jobs.add_argument(
         "--poll",
         type=_positive_float,
-        default=1.0,
-        help="seconds between polls (the page polls every 1 s)",
+        default=2.0,
+        help="seconds between polls (the page polls every 2 s)",
     )
     jobs.add_argument("--repeats", type=_int_at_least(1), default=3)
     jobs.set_defaults(func=_cmd_bench_jobs)

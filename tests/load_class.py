@@ -10,7 +10,8 @@ server and browser are closed at the end whatever happens. Phases:
 
 1. alone: one training tab's images/s; one convolution tab's slider latency; the server CPU cost of
    one poll of a training tab and of one slider move (from /proc/<pid>/stat CPU time);
-2. together: 2 tabs train while 8 move sliders -> slider p50/p95 and the trainers' images/s vs alone;
+2. together: 2 tabs train while 8 move sliders -> slider p50/p95 and the trainers' images/s vs alone
+   (the one-tab speed measured before and after, and averaged: this VM's speed drifts);
 3. all tabs press Start at once: at most ``jobs_at_once`` run and the rest queue; all drain; every
    run ends saved; no tab sees another's run; the server's RSS ends within 300 MB of its start.
 Then a capacity model for a 16-core server at p95 <= 1 s from the measured costs.
@@ -322,21 +323,31 @@ def main() -> int:
                         rates[i].append(r)
             together = [statistics.median(r) if r else 0.0 for r in rates.values()]
             p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+            for page in tabs[: args.trainers]:
+                page.get_by_role("button", name="Stop").click()
+            time.sleep(3)
+            # The one-tab speed again, now the others are idle: this VM's speed drifts by up to
+            # 1.4x within minutes, so the trainers are compared with the mean of before and after.
+            start_training(trainer, "alone again", epochs=20, batch=64)
+            trainer.get_by_role("button", name="Start training").click()
+            trainer.get_by_role("button", name="Pause").wait_for(timeout=60_000)
+            rate_after = train_rate(trainer, 10)
+            trainer.get_by_role("button", name="Stop").click()
+            one_tab = statistics.mean([rate_alone, rate_after])
             print(
                 f"together ({args.tabs} tabs, {args.trainers} training, {args.think:g} s between "
                 f"moves): slider p50 {p50:.2f} s, "
                 f"p95 {p95:.2f} s over {len(latencies)} moves; trainers "
                 + ", ".join(f"{r:,.0f}" for r in together)
-                + f" images/s = {min(together) / max(rate_alone, 1):.0%} of alone"
+                + f" images/s = {min(together) / max(one_tab, 1):.0%} of one tab alone "
+                f"({rate_alone:,.0f} before, {rate_after:,.0f} after)"
             )
             check(p95 <= 2.0, f"slider p95 {p95:.2f} s <= 2 s")
             check(
-                min(together) >= 0.7 * rate_alone,
+                min(together) >= 0.7 * one_tab,
                 f"trainers keep >= 70% of their one-tab speed ({min(together):,.0f} vs "
-                f"{rate_alone:,.0f})",
+                f"{one_tab:,.0f})",
             )
-            for page in tabs[: args.trainers]:
-                page.get_by_role("button", name="Stop").click()
             time.sleep(3)
 
             # --------------------------------------------------------- 3. all press Start

@@ -10,10 +10,13 @@ from app.ui.runs import settings, workspace_id
 from cnncore.jobs import JobManager
 
 SESSION_IDLE_S = 30 * 60  # a workspace not seen for this long has gone: its jobs stop and save
-# A running job: live curves once a second. At 0.5 s the browser's main thread was ~57% busy
-# redrawing the panel (measured in headless Chromium on the 2-core dev machine), and a click
-# waited behind those redraws; each poll also costs the server ~20-60 ms of CPU.
-POLL_RUNNING_S = 1.0
+# A running job: live curves every 2 s. Each refresh redraws the whole page in the browser
+# (Streamlit re-renders every element, ~0.5 ms each here), so a watching tab's browser cost is
+# proportional to the pace: at 1 s a training tab's Chromium took 210-300 ms of CPU per second on
+# the 2-core dev machine, which a class's niced training jobs feel (tests/load_class.py); at 0.5 s
+# its main thread was ~57% busy and clicks waited. Clicks never wait for a refresh: the controls
+# are a fragment of their own.
+POLL_RUNNING_S = 2.0
 # A paused job: the same pace, so Pause and Resume never change the fragment's period (which
 # takes a whole-page rerun); its polls find the history version unchanged and rebuild nothing.
 POLL_PAUSED_S = POLL_RUNNING_S
@@ -48,7 +51,7 @@ def session_id() -> str:
 
 def poll_every(snap: dict | None) -> float | None:
     """Seconds until a page should look at a job again: None once it has ended (stop polling),
-    slowly while it is queued, every second while it trains or is paused.
+    slowly while it is queued, every POLL_RUNNING_S while it trains or is paused.
 
     A page passes it to ``st.fragment(run_every=...)``; when it turns None, the page reruns once
     (``st.rerun()``) so the fragment is rebuilt without ``run_every``."""
@@ -81,7 +84,7 @@ def job_status_line(snap: dict) -> str:
 STATE_NOTES = {
     "queued": "other jobs are training; it starts by itself when a slot is free",
     "starting": "loading the data and the model",
-    "running": "training in the background; the curves below grow every second",
+    "running": "training in the background; the curves below grow as it learns",
     "paused": "Resume goes on from the next batch",
 }
 

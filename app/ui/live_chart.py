@@ -1,6 +1,7 @@
 """A live line chart on a canvas: a tiny component for the training panel's curves.
 
-While a job trains the panel polls once a second. Re-sent as Plotly figures, its two charts cost
+While a job trains the panel polls (``app.ui.jobs.POLL_RUNNING_S``). Re-sent every second as
+Plotly figures, its two charts cost
 the browser's main thread ~150 ms per second (headless Chromium on the 2-core dev machine, CDP
 ``Performance.getMetrics``; long tasks up to ~200 ms that a click on Pause waited behind). Here the
 component stays mounted and redraws one canvas (a few ms for the ~2,000 points the payload is

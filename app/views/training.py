@@ -38,7 +38,7 @@ from cnncore.plots import training as plots
 from cnncore.runs import MAX_UPLOAD_BYTES, RunInfo
 from cnncore.train import MAX_BATCH_SIZE, MAX_LR, MAX_SEED, OPTIMIZERS, PRECISIONS, TrainConfig
 
-WEIGHTS_S = 2.0  # filters and feature maps
+WEIGHTS_S = 4.0  # filters and feature maps
 MAX_EPOCHS = 100  # the page's bound until the server settings (cnncore.settings) give one
 SS = st.session_state
 data, store, manager, sid = current_dataset(), run_store(), job_manager(), session_id()

@@ -246,7 +246,7 @@ def test_resume_button_continues_an_interrupted_run_in_the_live_panel():
     picker = next(s for s in at.selectbox if s.key == "resume_pick")
     ours = (run_id, early, old)  # the gallery copy is not offered
     assert len(picker.options) == 3
-    assert all(any(i in o for i in ours) for o in picker.options)
+    assert all(any(f"({i})" in o for i in ours) for o in picker.options)
     picker.set_value(early).run()
     assert not [b for b in at.button if b.label == "Resume training"]
     assert any("cannot be resumed" in t.value and "no epoch had ended" in t.value for t in at.text)
@@ -277,4 +277,4 @@ def test_resume_button_continues_an_interrupted_run_in_the_live_panel():
     steps = store().metrics(run_id).query("kind == 'train'")["step"].tolist()
     assert steps == list(range(1, 13))
     picker = next(s for s in at.selectbox if s.key == "resume_pick")
-    assert len(picker.options) == 2 and not any(run_id in o for o in picker.options)
+    assert len(picker.options) == 2 and not any(f"({run_id})" in o for o in picker.options)

@@ -12,6 +12,7 @@ import zipfile
 
 import pytest
 
+from app.ui.jobs import POLL_RUNNING_S
 from tests.e2e.conftest import ARTIFACTS, assert_no_exception, open_app, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -73,12 +74,12 @@ def test_train_pause_resume_stop_and_reload(page):
         what="paused",
     )
     assert page.get_by_role("button", name="Pause").count() == 0
-    time.sleep(1.0)
+    time.sleep(POLL_RUNNING_S + 0.5)  # the batches trained before the pause are drawn by then
     held = plotted(page)
-    time.sleep(1.5)
+    time.sleep(POLL_RUNNING_S + 0.5)  # at least one more refresh
     assert plotted(page) == held, "points kept coming while paused"
 
-    # Messages stay while the live panel refreshes (every second), until the next action.
+    # Messages stay while the live panel refreshes (every 2 s), until the next action.
     for value, expected in (("50", "at most 10"), ("0.0002", "0.001 → 0.0002 from the next batch")):
         box = page.get_by_label("New learning rate")
         box.fill(value)
@@ -86,7 +87,7 @@ def test_train_pause_resume_stop_and_reload(page):
         time.sleep(1.0)
         page.get_by_role("button", name="Apply learning rate").click()
         wait_until(page, lambda e=expected: e in status_text(page), what=f"message {expected!r}")
-        time.sleep(3.5)  # three refreshes of the live panel
+        time.sleep(POLL_RUNNING_S + 1.5)  # the live panel refreshes at least once meanwhile
         assert expected in status_text(page), f"{expected!r} vanished with a refresh"
     page.get_by_role("button", name="Resume").click()
     wait_until(page, lambda: plotted(page) > held + 3, what="training to resume")
