@@ -94,13 +94,20 @@ def assert_interrupted_with_curves(store: RunStore, run_id: str, runs_folder) ->
     assert "interrupted" in line and f"weights of epoch {info.checkpoint_epoch}" in line
 
 
-def test_kill_9_of_cli_train_leaves_an_interrupted_run_with_curves(tmp_path):
-    runs = tmp_path / "runs"
-    proc = start([sys.executable, "-m", "cnncore", "train", *LONG, "--runs", str(runs)])
-    run = wait_for_run(proc, cli_store(runs), checkpoint=True, rows=6)
+def killed_cli_run(runs, args=LONG, rows: int = 6):
+    """``python -m cnncore train`` killed with SIGKILL once its first checkpoint and ``rows``
+    metrics rows are on disk; returns the run as listed then."""
+    proc = start([sys.executable, "-m", "cnncore", "train", *args, "--runs", str(runs)])
+    run = wait_for_run(proc, cli_store(runs), checkpoint=True, rows=rows)
     proc.send_signal(signal.SIGKILL)
     proc.wait(60)
     assert proc.returncode == -signal.SIGKILL
+    return run
+
+
+def test_kill_9_of_cli_train_leaves_an_interrupted_run_with_curves(tmp_path):
+    runs = tmp_path / "runs"
+    run = killed_cli_run(runs)
     assert_interrupted_with_curves(cli_store(runs), run.id, runs)
 
 
@@ -234,10 +241,7 @@ def weights_of(store: RunStore, run_id: str) -> dict:
 
 def test_kill_9_after_an_epoch_end_then_resume_gives_the_uninterrupted_run(tmp_path):
     runs = tmp_path / "runs"
-    proc = start([sys.executable, "-m", "cnncore", "train", *RESUMABLE, "--runs", str(runs)])
-    run = wait_for_run(proc, cli_store(runs), checkpoint=True, rows=41)
-    proc.send_signal(signal.SIGKILL)  # mid-epoch 2 (or later), after epoch 1's checkpoint
-    proc.wait(60)
+    run = killed_cli_run(runs, RESUMABLE, rows=41)  # mid-epoch 2 or later: after a checkpoint
     store = cli_store(runs)
     info = store.info(run.id)
     assert info.status == "interrupted" and info.resumable, info.note
@@ -277,10 +281,7 @@ def test_kill_9_after_an_epoch_end_then_resume_gives_the_uninterrupted_run(tmp_p
 
 def test_ctrl_c_of_a_resumed_run_saves_it_as_stopped(tmp_path):
     runs = tmp_path / "runs"
-    proc = start([sys.executable, "-m", "cnncore", "train", *LONG, "--runs", str(runs)])
-    run = wait_for_run(proc, cli_store(runs), checkpoint=True, rows=6)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(60)
+    run = killed_cli_run(runs)
     mixed = cli("train", "--resume", run.id, "--epochs", "3", "--runs", str(runs))
     assert mixed.returncode == 2
     assert mixed.stderr.strip().endswith("with its own settings; leave out --epochs")
