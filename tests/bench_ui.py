@@ -11,12 +11,12 @@ prints p50/p95 per interaction, from the key press or click to the page being id
   page shows it
 - live training polls (``poll``): what the polling live panel costs the browser while a job
   trains (main-thread busy ms per second, long tasks, CPU of all Chromium processes)
-- live training throughput (``rate``): the job's images/s while the page polls it, against the
-  headless Trainer on the same number of threads in a child process run before and after (the
-  ratio is what matters on a busy machine)
+- live training throughput (``rate``): the job's images/s while the page polls it (and with no
+  page open), against the headless Trainer on the same number of threads in a child process, in
+  interleaved windows (only one of them trains at a time), so the machine's drift cancels
 - every page: first visit after the server is warm, until its content is shown
 
-Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,poll,rate] [--batches 30]
+Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,poll,rate] [--window 8]
 Timings are the browser's own clock (performance.now): the input event's timestamp to the
 attribute change, recorded by a MutationObserver, so polling adds nothing. Other load on the
 machine adds to them; name the CPU when you quote them (lscpu | grep 'Model name').
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import platform
@@ -42,32 +43,32 @@ if str(ROOT) not in sys.path:  # run as `python tests/bench_ui.py`
 
 from tests.serving import launch_chromium, running_server  # noqa: E402
 
-# The headless Trainer, on the threads a training job gets, in a child process: prints images/s.
+# The headless Trainer, on the threads a training job gets, in a child process: one line per
+# batch ("epoch,step,wall seconds"), flushed, so it can be read while the child is stopped.
 HEADLESS = """
-import json, sys
+import json, sys, time
 from cnncore.data import load_data
 from cnncore.jobs import WORKER_THREADS, set_intraop_threads
 from cnncore.train import TrainConfig, Trainer
 set_intraop_threads(WORKER_THREADS)
-from tests.bench_ui import training_rate
-cfg = TrainConfig(**json.loads(sys.argv[1]))
-result = Trainer(cfg, load_data("bundled")).run()
-print(training_rate(result.metrics.to_dict("records"), cfg.batch_size))
+out = open(sys.argv[2], "w", buffering=1)
+def row(e):
+    if e.kind == "train":
+        out.write(f"{e.epoch},{e.step},{time.perf_counter()}\\n")
+Trainer(TrainConfig(**json.loads(sys.argv[1])), load_data("bundled"), on_event=row).run()
 """
 
 
-def training_rate(rows: list[dict], batch_size: int, skip: int = 20) -> float:
-    """images/s while training, from a run's metrics rows: the batches of each epoch after the
-    run's first ``skip`` (start-up: the page drawing the new live panel, first-touch of memory),
-    over the time between them, so validation and the start are left out on both sides."""
+def window_rate(rows: list[tuple[int, int, float]], batch_size: int, skip: int = 2) -> float:
+    """images/s over a window's rows (epoch, step, seconds), in the order they were recorded:
+    consecutive batches of the same epoch only (an epoch's end, with its validation and
+    checkpoint, is left out on both sides), after the first ``skip`` rows (the switch)."""
     images = seconds = 0.0
-    train = [r for r in rows if r["kind"] == "train"]
-    for epoch in sorted({int(r["epoch"]) for r in train}):
-        mine = [r for r in train if int(r["epoch"]) == epoch and int(r["step"]) > skip]
-        if len(mine) > 1:
-            images += (int(mine[-1]["step"]) - int(mine[0]["step"])) * batch_size
-            seconds += float(mine[-1]["seconds"]) - float(mine[0]["seconds"])
-    return images / seconds
+    for (e0, s0, t0), (e1, s1, t1) in itertools.pairwise(rows[skip:]):
+        if e0 == e1 and s1 > s0:
+            images += (s1 - s0) * batch_size
+            seconds += t1 - t0
+    return images / seconds if seconds else float("nan")
 
 
 # Records every script-state change with the browser's clock, and the time of the last input.
@@ -355,78 +356,108 @@ def bench_poll_cost(page, url: str, server_pid: int, seconds: float = 10.0) -> N
     wait_idle(page)
 
 
-def headless_rate(config: dict) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", HEADLESS, json.dumps(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(out.stdout.strip().splitlines()[-1])
+def csv_rows(path: Path, start: int = 0) -> list[tuple[int, int, float]]:
+    """(epoch, step, seconds) of a run's train rows in metrics.csv, from the ``start``-th on."""
+    with open(path, newline="") as f:
+        train = [r for r in csv.DictReader(f) if r["kind"] == "train"]
+    return [(int(r["epoch"]), int(r["step"]), float(r["seconds"])) for r in train[start:]]
 
 
-def app_rate(page, url: str, runs: Path, config: dict, name: str, watch: bool) -> float:
-    """images/s of a job started from the page; ``watch``: the page stays open and polls it,
-    else the tab goes to about:blank right after the click (nothing polls; the job trains on
-    in the server) and the saved run is waited for on disk."""
+def child_rows(path: Path, start: int = 0) -> list[tuple[int, int, float]]:
+    lines = path.read_text().splitlines()[start:]
+    return [(int(e), int(s), float(t)) for e, s, t in (ln.split(",") for ln in lines if ln)]
+
+
+def bench_training_rate(page, url: str, runs: Path, seconds: float, repeats: int) -> None:
+    """images/s of a job started from the page against the headless Trainer on the same threads,
+    measured in interleaved windows so that this VM's drift (up to 1.4x within minutes) cancels:
+    the app's job and a headless Trainer in a child process both train a long run, and only one
+    runs at a time: the child (the job paused with the page's Pause button), then the job with
+    its page open and polling (the child stopped with SIGSTOP), then the job with no page open
+    (the tab on about:blank), again and again. Each window's steady rate comes from the batches
+    recorded inside it (metrics.csv rows for the job, the child's own rows); each app window is
+    compared with the mean of the headless windows on either side of it."""
+    import signal
+
+    config = {"epochs": 100, "batch_size": 64, "max_batches": 0, "precision": "fp32"}
     page.goto(f"{url}/training")
     wait_idle(page)
     fill_training_form(
         page,
         Epochs=str(config["epochs"]),
         Batch_size=str(config["batch_size"]),
-        **{"Batches per epoch (0 = all)": str(config["max_batches"])},
+        **{"Batches per epoch (0 = all)": "0"},
     )
     page.locator(".st-key-tp_precision").click()
     page.get_by_role("option", name="fp32").click()
-    page.get_by_label("Run name (optional)").fill(name)
     page.get_by_role("button", name="Start training").click()
-    if watch:
-        page.get_by_text("Saved as run").first.wait_for(timeout=600_000)
-    else:
-        page.get_by_role("button", name="Pause").wait_for(timeout=120_000)  # it has started
-        page.goto("about:blank")
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        for c in runs.rglob("config.json"):
-            saved = json.loads(c.read_text())
-            if saved.get("name") == name and (saved.get("summary") or {}).get("images_per_s"):
-                with open(c.parent / "metrics.csv", newline="") as f:
-                    return training_rate(list(csv.DictReader(f)), config["batch_size"])
-        time.sleep(0.5)
-    raise SystemExit(f"the run {name!r} was not saved")
+    pause = page.get_by_role("button", name="Pause", exact=True)
+    try:
+        pause.wait_for(timeout=120_000)
+    except Exception:
+        print(
+            "rate: the job did not start; the page says:", page.locator("main").inner_text()[:800]
+        )
+        return
+    resume = page.get_by_role("button", name="Resume", exact=True)
+    pause.click()
+    resume.wait_for(timeout=30_000)
+    (metrics,) = runs.rglob("metrics.csv")
+    log = runs.parent / "headless_rows.csv"
+    child = subprocess.Popen(
+        [sys.executable, "-c", HEADLESS, json.dumps(config), str(log)], cwd=ROOT
+    )
+    try:
+        while not log.exists() or len(log.read_text().splitlines()) < 50:  # started, warm
+            time.sleep(0.5)
+        windows: dict[str, list[float]] = {"headless": [], "watched": [], "alone": []}
 
+        def window(kind: str) -> None:
+            time.sleep(1.5)  # the switch settles
+            read = child_rows if kind == "headless" else csv_rows
+            path = log if kind == "headless" else metrics
+            start = len(read(path))
+            time.sleep(seconds)
+            rows = read(path, start)
+            windows[kind].append(window_rate(rows, config["batch_size"]))
 
-def bench_training_rate(page, url: str, runs: Path, batches: int, repeats: int) -> None:
-    """images/s of a job started from the page (the page open and polling) against the headless
-    Trainer with the same settings; and, to tell the page's cost from the job's own (events, the
-    run folder written as it trains), the same job with nothing polling it. The headless rate
-    drifts by up to 25% within minutes here, so the runs alternate (headless, watched, not
-    watched, headless, ...) and each app run is compared with the mean of the two headless runs
-    around it; the median of ``repeats`` such ratios is the figure."""
-    config = {"epochs": 2, "batch_size": 64, "max_batches": batches, "precision": "fp32"}
-    headless = [headless_rate(config)]
-    watched, alone = [], []
-    for i in range(repeats):
-        watched.append(app_rate(page, url, runs, config, f"bench rate {i}", watch=True))
-        alone.append(app_rate(page, url, runs, config, f"bench rate {i}, not watched", False))
-        headless.append(headless_rate(config))
-    around = [statistics.mean(headless[i : i + 2]) for i in range(repeats)]
-    w = [a / h for a, h in zip(watched, around, strict=True)]
-    n = [a / h for a, h in zip(alone, around, strict=True)]
+        for _ in range(repeats):
+            window("headless")
+            child.send_signal(signal.SIGSTOP)
+            resume.click()
+            pause.wait_for(timeout=30_000)
+            window("watched")
+            page.goto("about:blank")
+            window("alone")
+            page.goto(f"{url}/training")
+            wait_idle(page)
+            pause.click()
+            resume.wait_for(timeout=30_000)
+            child.send_signal(signal.SIGCONT)
+        window("headless")
+    finally:
+        child.kill()
+        child.wait()
+    h = windows["headless"]
+    around = [(a + b) / 2 for a, b in itertools.pairwise(h)]
+    w = [a / m for a, m in zip(windows["watched"], around, strict=True)]
+    n = [a / m for a, m in zip(windows["alone"], around, strict=True)]
     print(
-        "training: images/s headless "
-        + " / ".join(f"{h:.0f}" for h in headless)
-        + "; in the app with the page polling "
-        + " / ".join(f"{a:.0f} ({r:.0%})" for a, r in zip(watched, w, strict=True))
+        f"training: images/s in interleaved {seconds:g} s windows (batch 64, fp32): headless "
+        + " / ".join(f"{x:.0f}" for x in h)
+        + "; the job with its page polling "
+        + " / ".join(f"{a:.0f} ({r:.0%})" for a, r in zip(windows["watched"], w, strict=True))
         + "; with no page open "
-        + " / ".join(f"{a:.0f} ({r:.0%})" for a, r in zip(alone, n, strict=True))
+        + " / ".join(f"{a:.0f} ({r:.0%})" for a, r in zip(windows["alone"], n, strict=True))
     )
     print(
         f"training: the job with its page polling, median of {repeats}: {statistics.median(w):.0%} "
         f"of headless (worst {min(w):.0%}); with no page open {statistics.median(n):.0%}"
     )
+    page.goto(f"{url}/training")
+    wait_idle(page)
+    page.get_by_role("button", name="Stop", exact=True).first.click()
+    page.get_by_text("Saved as run").first.wait_for(timeout=120_000)
 
 
 # What each page shows once its content (not a placeholder) is there: (page name, a host element
@@ -493,8 +524,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tries", type=int, default=20)
     ap.add_argument("--only", default="visit,conv,inv,train,poll,rate")
-    ap.add_argument("--batches", type=int, default=30, help="batches per epoch of the rate run")
-    ap.add_argument("--repeats", type=int, default=3, help="alternations of the rate run")
+    ap.add_argument("--window", type=float, default=8.0, help="seconds of each rate window")
+    ap.add_argument("--repeats", type=int, default=5, help="rounds of the rate windows")
     args = ap.parse_args()
     only = set(args.only.split(","))
     with open("/proc/cpuinfo") as info:
@@ -531,7 +562,7 @@ def main() -> None:
             if "poll" in only:
                 bench_poll_cost(page, url, proc.pid)
             if "rate" in only:
-                bench_training_rate(page, url, runs, args.batches, args.repeats)
+                bench_training_rate(page, url, runs, args.window, args.repeats)
             browser.close()
 
 
