@@ -1,4 +1,4 @@
-"""Widgets for the convolution page: editable number grids and the kernel's slider grid.
+"""Widgets for the convolution page: editable number grids, the kernel's slider grid and the bias.
 
 Grids live in ``st.session_state`` as float tensors; a grid of cells (``app.ui.grid_input``) shows
 one channel and sends each edited cell at once. A bad edit (not a number, out of range) is refused:
@@ -93,20 +93,58 @@ def kernel_sliders(state_key: str, lo: float, hi: float, step: float = 0.1) -> N
     )
 
 
+def value_slider(
+    state_key: str, label: str, lo: float, hi: float, step: float = 0.1, default: float = 0.0
+) -> float:
+    """One slider for ``st.session_state[state_key]`` (a float), drawn by the same light component
+    as the filter's sliders (``slider_grid`` with one cell) instead of ``st.slider``: Streamlit's
+    slider brings its own scripts (about 130 kB with its number and date formatting) that the
+    browser had to load and run on the page's first visit. Returns the value."""
+    ss = st.session_state
+    key = f"{state_key}_slider"
+    ss.setdefault(state_key, default)
+    if (edit := ss.pop(f"{key}_edit", None)) is not None:  # what the slider sent, just now
+        ss[f"{key}_seq"] = ss.get(f"{key}_seq", 0) + 1
+        if (value := slider_value(edit, 1, lo, hi, step)) is not None:
+            ss[state_key] = value[2]
+    slider_grid(
+        key,
+        [[round(float(ss[state_key]), 4)]],
+        [[label]],
+        lo,
+        hi,
+        step,
+        on_edit=lambda e: ss.update({f"{key}_edit": e}),
+        title=label,
+        seq=ss.get(f"{key}_seq", 0),
+    )
+    return float(ss[state_key])
+
+
+def slider_value(
+    edit: dict, n: int, lo: float, hi: float, step: float
+) -> tuple[int, int, float] | None:
+    """The (row, col, value) a slider grid of n x n sent, or None if it is not one of its cells or
+    not a finite number. The browser only sends its own sliders' values; a value is clamped to the
+    range and rounded to the step."""
+    edit = edit if isinstance(edit, dict) else {}
+    row, col, value = edit.get("row"), edit.get("col"), edit.get("value")
+    if not (isinstance(row, int) and isinstance(col, int) and 0 <= row < n and 0 <= col < n):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    value = round(min(max(float(value), lo), hi) / step) * step
+    return row, col, round(value, 6)
+
+
 def apply_slider(state_key: str, lo: float, hi: float, step: float, edit: dict) -> None:
     """Put one moved slider ``{"row", "col", "value"}`` (0-based) into the kernel. The browser
     only sends its own sliders' values; anything else (not a cell, not a finite number) is
     ignored, and a value is clamped to the range and rounded to the step."""
     kernel = st.session_state[state_key]
-    n = kernel.shape[-1]
-    edit = edit if isinstance(edit, dict) else {}
-    row, col, value = edit.get("row"), edit.get("col"), edit.get("value")
-    if not (isinstance(row, int) and isinstance(col, int) and 0 <= row < n and 0 <= col < n):
+    if (moved := slider_value(edit, kernel.shape[-1], lo, hi, step)) is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return
-    value = round(min(max(float(value), lo), hi) / step) * step
-    value = round(value, 6)
+    row, col, value = moved
     if float(kernel[0, row, col]) != value:
         kernel = kernel.clone()
         kernel[0, row, col] = value

@@ -77,20 +77,17 @@ function grid(title, rows, cols, cls) {
   return { box, cells, title: head, overlay };
 }
 
+// The orange frame over cells top..top+h-1, left..left+w-1: the overlay is placed on the grid's
+// own rows and columns (an absolutely positioned grid child takes its grid area as its box), so
+// drawing a step only writes styles and never makes the browser lay out the page to measure cells.
 function frame(gr, top, left, h, w) {
-  const a = gr.cells[top] && gr.cells[top][left];
-  const b = gr.cells[top + h - 1] && gr.cells[top + h - 1][left + w - 1];
-  if (!a || !b) {
+  const inside = gr.cells[top] && gr.cells[top][left] && gr.cells[top + h - 1];
+  if (!inside || !gr.cells[top + h - 1][left + w - 1]) {
     gr.overlay.style.display = "none";
     return;
   }
-  Object.assign(gr.overlay.style, {
-    display: "block",
-    left: `${a.offsetLeft - 2}px`,
-    top: `${a.offsetTop - 2}px`,
-    width: `${b.offsetLeft + b.offsetWidth - a.offsetLeft + 4}px`,
-    height: `${b.offsetTop + b.offsetHeight - a.offsetTop + 4}px`,
-  });
+  gr.overlay.style.gridArea = `${top + 1} / ${left + 1} / span ${h} / span ${w}`;
+  gr.overlay.style.display = "block";
 }
 
 function build(s) {

@@ -8,7 +8,7 @@ import streamlit as st
 
 from app.ui import share
 from app.ui.codeblock import code_block
-from app.ui.conv_widgets import grid_editor, kernel_sliders
+from app.ui.conv_widgets import grid_editor, kernel_sliders, value_slider
 from app.ui.data import current_dataset
 from app.ui.heatmaps import heatmaps
 from app.ui.runs import pick_run, run_store
@@ -284,7 +284,7 @@ def explore() -> None:
             for ch, tab in enumerate(tabs):
                 with tab:
                     grid_editor("cv_kernel", ch, lo, hi, label="filter")
-        bias = st.slider("Bias", lo, hi, 0.0, step=0.1, key="cv_bias")
+        bias = value_slider("cv_bias", "Bias", lo, hi)
 
     o1, o2, o3, o4 = st.columns(4)
     stride = o1.selectbox("Stride", [1, 2, 3], key="cv_stride")

@@ -66,6 +66,26 @@ def test_slider_changes_equation_and_output(at):
     assert at.success and "same 3x3 map" in at.success[0].value
 
 
+def test_bias_slider_moves_the_bias_and_refuses_what_it_does_not_send(at):
+    """The bias is one slider of the same light component as the filter's (labelled "Bias"): a
+    move changes the equation's bias; anything the browser's slider would not send is ignored,
+    and a value is kept inside the range and on the 0.1 steps."""
+    assert component_data(at, "cv_bias_slider")["labels"] == [["Bias"]]
+    assert slider_values(at, "cv_bias_slider") == [0.0]
+    move_slider(at, 0, 0, 0.3, key="cv_bias_slider")
+    assert slider_values(at, "cv_bias_slider") == [0.3]
+    assert shown_equation(at).endswith("+ 0.3 (bias) = 3.3")
+    for bad in ("1", None, True, float("nan"), float("inf")):
+        move_slider(at, 0, 0, bad, key="cv_bias_slider")
+    move_slider(at, 0, 1, 1.0, key="cv_bias_slider")  # not a cell of a one-slider grid
+    assert slider_values(at, "cv_bias_slider") == [0.3] and not at.exception
+    move_slider(at, 0, 0, 9.0, key="cv_bias_slider")
+    assert slider_values(at, "cv_bias_slider") == [2.0]
+    move_slider(at, 0, 0, -0.4400001, key="cv_bias_slider")
+    assert slider_values(at, "cv_bias_slider") == [-0.4]
+    assert at.session_state["cv_bias"] == -0.4
+
+
 def test_filter_slider_values_are_checked_on_the_server(at):
     """Only the browser's own sliders send values; anything else is ignored, and a value is kept
     inside the range and on the slider's 0.1 steps."""
@@ -90,7 +110,7 @@ def test_preset_changes_kernel_and_equation(at):
 
 def test_step_is_kept_when_the_filter_or_input_changes(at):
     at.session_state["cv_step"] = 3  # where the browser's stepper came to rest
-    at.slider(key="cv_bias").set_value(1.0).run()
+    move_slider(at, 0, 0, 1.0, key="cv_bias_slider")
     data = stepper_data(at)
     assert data["step"] == 3 and data["payload"]["steps"][2]["equation"].endswith("= 4")
     seq = data["seq"]
@@ -225,7 +245,7 @@ def test_quiz_right_wrong_and_bad_input(at):
     assert "1 of 2 right" in texts(at.caption)
     assert stepper_data(at)["step"] == 2
 
-    at.slider(key="cv_bias").set_value(0.5).run()  # new numbers: the quiz starts over
+    move_slider(at, 0, 0, 0.5, key="cv_bias_slider")  # new numbers: the quiz starts over
     assert stepper_data(at)["quiz"] == {"revealed": 0} and stepper_data(at)["step"] == 1
     assert "starts again" in texts(at.info)
 

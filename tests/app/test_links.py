@@ -46,7 +46,7 @@ def test_convolution_link_restores_filter_options_and_step():
         0,
         -1,
     ]
-    assert at.slider(key="cv_bias").value == 0.5
+    assert component_data(at, "cv_bias_slider")["values"] == [[0.5]]
     assert (selected(at, "Stride"), selected(at, "Zero padding")) == (2, 1)
     assert selected(at, "Activation") == "relu"
     assert at.radio(key="cv_mode").value == "true convolution"

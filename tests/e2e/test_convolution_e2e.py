@@ -96,15 +96,15 @@ def test_play_step_scrub_and_filter_in_every_order_tell_one_story(page):
     def filter_change():
         nonlocal bias
         before = seen(page)["head"]
-        slider = page.locator(".st-key-cv_bias").get_by_role("slider")
+        slider = page.get_by_role("slider", name="Bias", exact=True)
         slider.focus()
         up = bias < 0.05  # between 0 and 0.1, inside the slider's range
         slider.press("ArrowRight" if up else "ArrowLeft")
         bias = 0.1 if up else 0.0
         wait_idle(page)
         page.wait_for_function(
-            "b => document.querySelector('.st-key-cv_bias').innerText.includes(b)",
-            arg=f"{bias:.2f}",
+            "([e, b]) => e.getAttribute('aria-valuetext') === b",
+            arg=[slider.element_handle(), f"{bias:.2f}"],
         )
         assert seen(page)["head"] == before, "changing the filter moved the step"
 
