@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -358,6 +359,20 @@ def bench_poll_cost(page, url: str, server_pid: int, seconds: float = 10.0) -> N
     wait_idle(page)
 
 
+def run_metrics(runs: Path, name: str, timeout: float = 60) -> Path:
+    """The metrics.csv of the run named ``name`` (its folder appears when its job starts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for config in runs.rglob("config.json"):
+            try:
+                if json.loads(config.read_text()).get("name") == name:
+                    return config.parent / "metrics.csv"
+            except (OSError, ValueError):  # being written
+                pass
+        time.sleep(0.5)
+    raise TimeoutError(f"no run named {name!r} appeared")
+
+
 def csv_rows(path: Path, start: int = 0) -> list[tuple[int, int, float]]:
     """(epoch, step, seconds) of a run's train rows in metrics.csv, from the ``start``-th on."""
     with open(path, newline="") as f:
@@ -379,8 +394,6 @@ def bench_training_rate(page, url: str, runs: Path, seconds: float, repeats: int
     (the tab on about:blank), again and again. Each window's steady rate comes from the batches
     recorded inside it (metrics.csv rows for the job, the child's own rows); each app window is
     compared with the mean of the headless windows on either side of it."""
-    import signal
-
     config = {"epochs": 100, "batch_size": 64, "max_batches": 0, "precision": "fp32"}
     page.goto(f"{url}/training")
     wait_idle(page)
@@ -392,6 +405,7 @@ def bench_training_rate(page, url: str, runs: Path, seconds: float, repeats: int
     )
     page.locator(".st-key-tp_precision").click()
     page.get_by_role("option", name="fp32").click()
+    page.get_by_label("Run name (optional)").fill("bench rate")
     page.get_by_role("button", name="Start training").click()
     pause = page.get_by_role("button", name="Pause", exact=True)
     try:
@@ -404,7 +418,7 @@ def bench_training_rate(page, url: str, runs: Path, seconds: float, repeats: int
     resume = page.get_by_role("button", name="Resume", exact=True)
     pause.click()
     resume.wait_for(timeout=30_000)
-    (metrics,) = runs.rglob("metrics.csv")
+    metrics = run_metrics(runs, "bench rate")
     log = runs.parent / "headless_rows.csv"
     child = subprocess.Popen(
         [sys.executable, "-c", HEADLESS, json.dumps(config), str(log)], cwd=ROOT

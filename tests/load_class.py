@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import json
 import os
 import re
 import statistics
@@ -42,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python tests/load_class.py`
     sys.path.insert(0, str(ROOT))
 
-from tests.bench_ui import csv_rows, window_rate  # noqa: E402
+from tests.bench_ui import csv_rows, run_metrics, window_rate  # noqa: E402
 from tests.serving import launch_chromium, start_server, stop_server  # noqa: E402
 
 # background tabs keep drawing: many tabs share one window
@@ -95,6 +94,18 @@ def page_cpu_seconds(pid: int) -> float:
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
             if int(fields[16]) <= 0:  # field 19 of stat: nice
+                total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def job_cpu_seconds(pid: int) -> float:
+    """CPU time of the server's niced threads: the training jobs' workers and OpenMP threads,
+    which live as long as their jobs (page threads come and go with the runs they serve)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[16]) > 0:
                 total += (int(fields[11]) + int(fields[12])) / TICKS
     return total
 
@@ -225,18 +236,6 @@ def train_rate(page, seconds: float) -> float:
             page.locator('[data-testid="stMain"]').inner_text()[:600].replace("\n", " | "),
         )
     return statistics.median(rates) if rates else 0.0
-
-
-def run_metrics(runs: Path, name: str, timeout: float = 60) -> Path:
-    """The metrics.csv of the run named ``name`` (its folder appears when its job starts)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for config in runs.rglob("config.json"):
-            with contextlib.suppress(OSError, ValueError):
-                if json.loads(config.read_text()).get("name") == name:
-                    return config.parent / "metrics.csv"
-        time.sleep(0.5)
-    raise TimeoutError(f"no run named {name!r} appeared")
 
 
 def set_paused(page, paused: bool) -> None:
@@ -404,29 +403,28 @@ def main() -> int:
                     set_paused(page, False)
                 time.sleep(1.5)
                 starts = [len(csv_rows(m)) for m in metrics]
-                k0, s0, p0, t0 = (
+                k0, s0, j0, t0 = (
                     cpu_by_kind(),
                     cpu_seconds(proc.pid),
-                    page_cpu_seconds(proc.pid),
+                    job_cpu_seconds(proc.pid),
                     time.monotonic(),
                 )
                 n, deadline = 0, time.monotonic() + args.seconds / args.rounds
-                while (
-                    time.monotonic() < deadline
-                ):  # every slider tab moves at once, again and again
+                # every slider tab moves at once, again and again
+                while time.monotonic() < deadline:
                     latencies += moves(sliders, "ArrowRight" if n % 2 else "ArrowLeft")
                     n += 1
                     time.sleep(args.think)
-                k1, s1, p1, dt = (
+                k1, s1, j1, dt = (
                     cpu_by_kind(),
                     cpu_seconds(proc.pid),
-                    page_cpu_seconds(proc.pid),
+                    job_cpu_seconds(proc.pid),
                     time.monotonic() - t0,
                 )
                 for i, m in enumerate(metrics):
                     together[i].append(window_rate(csv_rows(m, starts[i]), 64))
-                cpu["pages"] += p1 - p0
-                cpu["jobs"] += s1 - s0 - (p1 - p0)
+                cpu["jobs"] += j1 - j0
+                cpu["pages"] += s1 - s0 - (j1 - j0)
                 cpu["chromium"] += k1["chromium"] - k0["chromium"]
                 cpu["driver"] += k1["driver"] - k0["driver"]
                 busy_s += dt
