@@ -292,24 +292,18 @@ def chromium_cpu_seconds() -> float:
     return total
 
 
-def page_thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of each of the server's threads at normal priority (the page threads: a
-    training job's threads run niced), by thread id."""
-    tick, out = os.sysconf("SC_CLK_TCK"), {}
+def page_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the server's page work: the whole process less its niced threads (a training
+    job's; page threads come and go with the runs they serve, so they cannot be summed)."""
+    tick, jobs = os.sysconf("SC_CLK_TCK"), 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # a thread that ended meanwhile
             continue
-        if int(fields[16]) <= 0:  # nice
-            out[task.name] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
-def page_cpu_between(before: dict[str, float], after: dict[str, float]) -> float:
-    """CPU the page threads used between two ``page_thread_cpu`` readings (a thread that ended
-    in between is left out, so this errs low, never negative)."""
-    return sum(cpu - before.get(tid, 0.0) for tid, cpu in after.items())
+        if int(fields[16]) > 0:  # nice
+            jobs += (int(fields[11]) + int(fields[12])) / tick
+    return process_cpu_seconds(pid) - jobs
 
 
 LONG_TASKS_JS = """() => {
@@ -338,11 +332,11 @@ def bench_poll_cost(page, url: str, server_pid: int, seconds: float = 10.0) -> N
     m0, c0, s0, t0 = (
         metrics(),
         chromium_cpu_seconds(),
-        page_thread_cpu(server_pid),
+        page_cpu_seconds(server_pid),
         time.perf_counter(),
     )
     time.sleep(seconds)
-    m1, c1, s1 = metrics(), chromium_cpu_seconds(), page_thread_cpu(server_pid)
+    m1, c1, s1 = metrics(), chromium_cpu_seconds(), page_cpu_seconds(server_pid)
     dt = time.perf_counter() - t0
     long = page.evaluate("() => window.__long")
     per_s = {n: (m1[n] - m0[n]) / dt * 1000 for n in names}
@@ -351,8 +345,8 @@ def bench_poll_cost(page, url: str, server_pid: int, seconds: float = 10.0) -> N
         f"{per_s['TaskDuration']:.0f} ms/s (script {per_s['ScriptDuration']:.0f}, layout "
         f"{per_s['LayoutDuration']:.0f}, style {per_s['RecalcStyleDuration']:.0f}); "
         f"{len(long)} long tasks in {dt:.0f} s (max {max(long, default=0):.0f} ms); all Chromium "
-        f"processes {(c1 - c0) / dt * 1000:.0f} ms CPU/s; the server's page threads (not the "
-        f"niced job) {page_cpu_between(s0, s1) / dt * 1000:.0f} ms CPU/s"
+        f"processes {(c1 - c0) / dt * 1000:.0f} ms CPU/s; the server less its niced "
+        f"job {(s1 - s0) / dt * 1000:.0f} ms CPU/s"
     )
     page.get_by_role("button", name="Stop", exact=True).first.click()
     page.get_by_text("Saved as run").first.wait_for(timeout=600_000)

@@ -52,6 +52,7 @@ EXTRA_CHROMIUM_ARGS = [
 ]
 TICKS = os.sysconf("SC_CLK_TCK")
 SESSION_TTL_S = 120  # Streamlit's server.disconnectedSessionTTL default
+BATCH = 64  # every training tab's batch size
 TIMEOUT_MS = 20_000  # a slider move not settled by then counts as 20 s
 FAILS: list[str] = []
 
@@ -86,18 +87,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def page_cpu_seconds(pid: int) -> float:
-    """CPU time of the server's threads at normal priority: everything but the training jobs
-    (their workers and OpenMP threads run niced, see cnncore.jobs.JOB_NICE)."""
-    total = 0.0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):  # a thread that ended meanwhile
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[16]) <= 0:  # field 19 of stat: nice
-                total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
-
-
 def job_cpu_seconds(pid: int) -> float:
     """CPU time of the server's niced threads: the training jobs' workers and OpenMP threads,
     which live as long as their jobs (page threads come and go with the runs they serve)."""
@@ -108,6 +97,12 @@ def job_cpu_seconds(pid: int) -> float:
             if int(fields[16]) > 0:
                 total += (int(fields[11]) + int(fields[12])) / TICKS
     return total
+
+
+def page_cpu_seconds(pid: int) -> float:
+    """CPU time of everything in the server but its training jobs: the whole process less its
+    niced threads (page threads come and go with the runs they serve, so they cannot be summed)."""
+    return cpu_seconds(pid) - job_cpu_seconds(pid)
 
 
 def cpu_by_kind() -> dict[str, float]:
@@ -251,7 +246,7 @@ def rate_in_window(metrics: Path, seconds: float) -> float:
     time.sleep(1.5)
     start = len(csv_rows(metrics))
     time.sleep(seconds)
-    return window_rate(csv_rows(metrics, start), 64)
+    return window_rate(csv_rows(metrics, start), BATCH)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -329,7 +324,7 @@ def main() -> int:
 
             ctx, trainer = open_tab(browser, url, "training")
             contexts.append(ctx)
-            start_training(trainer, "alone", epochs=20, batch=64)
+            start_training(trainer, "alone", epochs=20, batch=BATCH)
             trainer.get_by_role("button", name="Start training").click()
             trainer.get_by_role("button", name="Pause").wait_for(timeout=60_000)
             rate_alone = train_rate(trainer, 10)
@@ -373,7 +368,7 @@ def main() -> int:
                 tabs.append(page)
             trainers = tabs[: args.trainers]
             for i, page in enumerate(trainers):
-                start_training(page, f"busy{i}", epochs=100, batch=64)
+                start_training(page, f"busy{i}", epochs=100, batch=BATCH)
                 page.get_by_role("button", name="Start training").click()
             metrics = [run_metrics(work / "runs", f"busy{i}") for i in range(len(trainers))]
             sliders = []
@@ -422,7 +417,7 @@ def main() -> int:
                     time.monotonic() - t0,
                 )
                 for i, m in enumerate(metrics):
-                    together[i].append(window_rate(csv_rows(m, starts[i]), 64))
+                    together[i].append(window_rate(csv_rows(m, starts[i]), BATCH))
                 cpu["jobs"] += j1 - j0
                 cpu["pages"] += s1 - s0 - (j1 - j0)
                 cpu["chromium"] += k1["chromium"] - k0["chromium"]
@@ -483,7 +478,7 @@ def main() -> int:
             for page in tabs:
                 wait_idle(page)
             for i, page in enumerate(tabs):
-                start_training(page, f"all{i:02d}x", epochs=1, batch=64, max_batches=40)
+                start_training(page, f"all{i:02d}x", epochs=1, batch=BATCH, max_batches=40)
             buttons = [p.get_by_role("button", name="Start training") for p in tabs]
             for b in buttons:
                 b.click(no_wait_after=True)
