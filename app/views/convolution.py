@@ -7,6 +7,7 @@ and the stepper's payload is cached by its inputs. Stepping itself happens in th
 import streamlit as st
 
 from app.ui import share
+from app.ui.choices import Choice, choices
 from app.ui.codeblock import code_block
 from app.ui.conv_widgets import grid_editor, kernel_sliders, value_slider
 from app.ui.data import current_dataset
@@ -251,30 +252,38 @@ def explore() -> None:
     if msg := SS.pop("cv_loaded", None):
         st.success(msg)
 
-    st.toggle(
-        "Colour image (3 channels: a 3x5x5 input and a 3xkxk filter)",
-        key="cv_colour",
-        on_change=change_colour,
+    colour = "Colour image (3 channels: a 3x5x5 input and a 3xkxk filter)"
+    choices(
+        "cv_colour_switch", [Choice("cv_colour", colour, kind="switch", on_change=change_colour)]
     )
     left, right = st.columns(2, gap="medium")
     with left:
         st.subheader("Input (5x5, values 0–1)")
         samples = ([COLOUR_SAMPLE] if channels() == 3 else []) + list(conv.SAMPLES)
-        st.selectbox("Sample input", samples, key="cv_sample", on_change=load_sample)
+        choices(
+            "cv_input_choices",
+            [Choice("cv_sample", "Sample input", samples, on_change=load_sample)],
+        )
         tabs = st.tabs(CHANNELS) if channels() == 3 else [st.container()]
         for ch, tab in enumerate(tabs):
             with tab:
                 grid_editor("cv_img", ch, *conv.INPUT_RANGE, label="input")
     with right:
         st.subheader("Filter")
-        st.selectbox("Preset", conv.PRESETS, key="cv_preset", on_change=load_preset)
-        st.radio(
-            "Kernel size",
-            [3, 5],
-            key="cv_k",
-            horizontal=True,
-            on_change=load_preset,
-            format_func=lambda k: f"{k}x{k}",
+        choices(
+            "cv_filter_choices",
+            [
+                Choice("cv_preset", "Preset", conv.PRESETS, on_change=load_preset),
+                Choice(
+                    "cv_k",
+                    "Kernel size",
+                    (3, 5),
+                    "radio",
+                    ("3x3", "5x5"),
+                    horizontal=True,
+                    on_change=load_preset,
+                ),
+            ],
         )
         lo, hi = conv.KERNEL_RANGE
         if channels() == 1 and SS.cv_k == 3:
@@ -286,18 +295,30 @@ def explore() -> None:
                     grid_editor("cv_kernel", ch, lo, hi, label="filter")
         bias = value_slider("cv_bias", "Bias", lo, hi)
 
-    o1, o2, o3, o4 = st.columns(4)
-    stride = o1.selectbox("Stride", [1, 2, 3], key="cv_stride")
-    padding = o2.selectbox("Zero padding", [0, 1, 2], key="cv_padding")
-    activation = o3.selectbox(
-        "Activation", conv.ACTIVATIONS, key="cv_act", format_func=ACTIVATION_NAMES.get
+    choices(
+        "cv_options",
+        [
+            Choice("cv_stride", "Stride", (1, 2, 3)),
+            Choice("cv_padding", "Zero padding", (0, 1, 2)),
+            Choice(
+                "cv_act",
+                "Activation",
+                conv.ACTIVATIONS,
+                labels=[ACTIVATION_NAMES[a] for a in conv.ACTIVATIONS],
+            ),
+            Choice(
+                "cv_mode",
+                "Operation",
+                ("cross-correlation", "true convolution"),
+                "radio",
+                help="Deep learning's 'convolution' is cross-correlation. True convolution flips "
+                "the kernel first (rotates it 180°).",
+            ),
+        ],
+        columns=4,
     )
-    mode = o4.radio(
-        "Operation",
-        ["cross-correlation", "true convolution"],
-        key="cv_mode",
-        help="Deep learning's 'convolution' is cross-correlation. True convolution flips "
-        "the kernel first (rotates it 180°).",
+    stride, padding, activation, mode = (
+        SS[k] for k in ("cv_stride", "cv_padding", "cv_act", "cv_mode")
     )
 
     img, kernel = SS.cv_img, SS.cv_kernel
@@ -327,11 +348,8 @@ def explore() -> None:
         st.info(note)
 
     st.subheader("Step by step")
-    st.toggle(
-        "Quiz me: predict each output cell before it is revealed",
-        key="cv_quiz",
-        on_change=start_quiz,
-    )
+    quiz_me = "Quiz me: predict each output cell before it is revealed"
+    choices("cv_quiz_switch", [Choice("cv_quiz", quiz_me, kind="switch", on_change=start_quiz)])
     stepper_box, quiz_box = st.container(key="cv_stepper_box"), st.container()
     with quiz_box:  # filled first (it decides what the stepper may show), shown below it
         quiz = quiz_panel(steps, fingerprint)
@@ -347,15 +365,22 @@ def explore() -> None:
     if quiz and quiz["revealed"] < n:
         st.caption("Pooling shows the whole output map, so it appears once every cell is revealed.")
     else:
-        p1, p2 = st.columns(2)
-        pool_mode = p1.radio(
-            "Pooling",
-            ["max", "avg"],
-            key="cv_pool",
-            horizontal=True,
-            format_func={"max": "2x2 max", "avg": "2x2 average"}.get,
+        choices(
+            "cv_pool_choices",
+            [
+                Choice(
+                    "cv_pool",
+                    "Pooling",
+                    ("max", "avg"),
+                    "radio",
+                    ("2x2 max", "2x2 average"),
+                    horizontal=True,
+                ),
+                Choice("cv_pool_stride", "Pooling stride", (2, 1), "radio", horizontal=True),
+            ],
+            columns=2,
         )
-        pool_stride = p2.radio("Pooling stride", [2, 1], key="cv_pool_stride", horizontal=True)
+        pool_mode, pool_stride = SS.cv_pool, SS.cv_pool_stride
         try:
             pool, pool_key = pooled_payload(fingerprint, steps.output, pool_mode, pool_stride)
             stepper(pool, "cv_pool_stepper", "cv_pool_step", pool_key)

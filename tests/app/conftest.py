@@ -43,3 +43,33 @@ def component_data(app, key: str) -> dict:
         if el.proto.id.endswith(f"-{key}"):
             return json.loads(el.proto.json)
     raise AssertionError(f"no component {key!r} on the page")
+
+
+def _control(app, label: str) -> tuple[str, dict]:
+    """The key of the ``choices`` component holding the control labelled ``label``, and the
+    control as the page gave it to the browser."""
+    for el in app.get("bidi_component"):
+        data = json.loads(el.proto.json or "null")
+        for control in data.get("controls", []) if isinstance(data, dict) else []:
+            if control["label"] == label:
+                return el.proto.id.rsplit("-", 1)[-1], control
+    raise AssertionError(f"no control labelled {label!r} on the page")
+
+
+def chosen(app, label: str):
+    """What the control labelled ``label`` shows: its option's text (a switch: True or False)."""
+    _, control = _control(app, label)
+    if control["kind"] == "switch":
+        return control["index"] == 1
+    return control["options"][control["index"]]
+
+
+def choose(app, label: str, option, run: bool = True) -> None:
+    """What the browser sends when the student picks ``option`` (the text shown; a switch: True or
+    False) in the control labelled ``label``, then the rerun it starts (tests/e2e uses the real
+    menus, radio buttons and switches)."""
+    key, control = _control(app, label)
+    index = int(option) if control["kind"] == "switch" else control["options"].index(str(option))
+    app.session_state[f"{key}_edit"] = {"name": control["name"], "index": index, "nonce": 1}
+    if run:
+        app.run()

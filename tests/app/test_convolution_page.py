@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import component_data
+from tests.app.conftest import choose, chosen, component_data
 
+COLOUR = "Colour image (3 channels: a 3x5x5 input and a 3xkxk filter)"
+QUIZ = "Quiz me: predict each output cell before it is revealed"
 PAGE = str(Path(__file__).resolve().parents[2] / "app" / "views" / "convolution.py")
 
 
@@ -101,11 +103,34 @@ def test_filter_slider_values_are_checked_on_the_server(at):
 
 
 def test_preset_changes_kernel_and_equation(at):
-    at.selectbox(key="cv_preset").set_value("identity").run()
+    choose(at, "Preset", "identity")
     assert not at.exception
     assert slider_values(at) == [0, 0, 0, 0, 1, 0, 0, 0, 0]
     assert shown_equation(at).endswith("= 1")  # the centre pixel of the first window
     assert shown_equation(at).startswith("0·1 + 0·0")
+
+
+def test_option_controls_take_only_their_own_options(at):
+    choose(at, "Stride", 2)
+    assert stepper_data(at)["payload"]["n"] == 4
+    for edit in (
+        {"name": "cv_stride", "index": 3},  # there are three strides
+        {"name": "cv_stride", "index": -1},
+        {"name": "cv_stride", "index": True},
+        {"name": "cv_stride", "index": "0"},
+        {"name": "cv_stride", "index": 0.0},
+        {"name": "cv_k", "index": 1},  # a control of another group
+        {"name": "data_source", "index": 0},  # not a control at all
+        "cv_stride",
+        None,
+    ):
+        at.session_state["cv_options_edit"] = edit
+        at.run()
+        assert not at.exception, edit
+        assert chosen(at, "Stride") == "2" and at.session_state["cv_stride"] == 2, edit
+        assert chosen(at, "Kernel size") == "3x3" and at.session_state["data_source"] == "bundled"
+    choose(at, "Stride", 1)
+    assert stepper_data(at)["payload"]["n"] == 9 and chosen(at, "Stride") == "1"
 
 
 def test_step_is_kept_when_the_filter_or_input_changes(at):
@@ -114,11 +139,11 @@ def test_step_is_kept_when_the_filter_or_input_changes(at):
     data = stepper_data(at)
     assert data["step"] == 3 and data["payload"]["steps"][2]["equation"].endswith("= 4")
     seq = data["seq"]
-    at.selectbox(key="cv_sample").set_value("O").run()
+    choose(at, "Sample input", "O")
     assert stepper_data(at)["step"] == 3 and stepper_data(at)["seq"] == seq  # not moved
-    at.selectbox(key="cv_stride").set_value(2).run()  # 2x2 output: step 3 still exists
+    choose(at, "Stride", 2)  # 2x2 output: step 3 still exists
     assert stepper_data(at)["step"] == 3 and stepper_data(at)["payload"]["n"] == 4
-    at.radio(key="cv_k").set_value(5).run()  # one window left: the step is clamped to it
+    choose(at, "Kernel size", "5x5")  # one window left: the step is clamped to it
     assert stepper_data(at)["step"] == 1 and not at.exception
 
 
@@ -167,7 +192,7 @@ def test_good_grid_edits_change_output_twice_in_a_row(at):
 
 
 def test_filter_grid_edits_reach_the_5x5_kernel(at):
-    at.radio(key="cv_k").set_value(5).run()
+    choose(at, "Kernel size", "5x5")
     edit_cell(at, 4, 4, "-1.5", key="cv_kernel_grid_0")
     assert not at.exception and not at.error
     assert at.session_state["cv_kernel"][0, 4, 4] == -1.5
@@ -177,38 +202,38 @@ def test_filter_grid_edits_reach_the_5x5_kernel(at):
 
 
 def test_invalid_options_explain_themselves(at):
-    at.radio(key="cv_k").set_value(5).run()  # 5x5 kernel on 5x5 input: a single output
+    choose(at, "Kernel size", "5x5")  # 5x5 kernel on 5x5 input: a single output
     assert not at.exception
     assert any("nothing to pool" in w.value for w in at.warning)
     assert any("single number" in i.value for i in at.info)
     assert any("1 window position." in c.value for c in at.caption), texts(at.caption)
-    at.selectbox(key="cv_stride").set_value(3)
-    at.radio(key="cv_k").set_value(3).run()
+    choose(at, "Stride", 3)
+    choose(at, "Kernel size", "3x3")
     assert any("never the start of a window" in i.value for i in at.info)
-    at.selectbox(key="cv_stride").set_value(2).run()
+    choose(at, "Stride", 2)
     assert any("2x2: 4 window positions." in c.value for c in at.caption), texts(at.caption)
 
 
 def test_colour_mode_and_true_convolution(at):
-    at.toggle(key="cv_colour").set_value(True).run()
+    choose(at, COLOUR, True)
     assert not at.exception
     eq = shown_equation(at)
     assert eq.startswith("R: ") and "\nG: " in eq and "total: " in eq
     payload = stepper_data(at)["payload"]
     assert [g["scale"] for g in payload["inputs"]] == ["red", "green", "blue"]
     assert len(payload["steps"][0]["sums"]) == 3
-    at.radio(key="cv_mode").set_value("true convolution").run()
+    choose(at, "Operation", "true convolution")
     assert not at.exception and ".flip(-1, -2)" in shown_code(at)
     assert "flipped" in stepper_data(at)["payload"]["kernels"][0]["title"]
     assert at.success  # still equal to PyTorch
 
 
 def test_pooling_has_its_own_stepper(at):
-    at.selectbox(key="cv_padding").set_value(1).run()  # 5x5 output map
+    choose(at, "Zero padding", 1)  # 5x5 output map
     pool = stepper_data(at, "cv_pool_stepper")
     assert pool["payload"]["kind"] == "pool" and pool["payload"]["n"] == 4
     assert pool["payload"]["steps"][0]["equation"].startswith("max(")
-    at.radio(key="cv_pool_stride").set_value(1).run()
+    choose(at, "Pooling stride", 1)
     assert stepper_data(at, "cv_pool_stepper")["payload"]["n"] == 16
 
 
@@ -220,7 +245,7 @@ def quiz_answer(app, text: str) -> None:
 
 def test_quiz_right_wrong_and_bad_input(at):
     at.session_state["cv_step"] = 5
-    at.toggle(key="cv_quiz").set_value(True).run()
+    choose(at, QUIZ, True)
     data = stepper_data(at)
     assert data["quiz"] == {"revealed": 0} and data["step"] == 1  # back to the first cell
     assert "output[0, 0]" in at.text_input(key="cv_guess").label
@@ -253,16 +278,15 @@ def test_quiz_right_wrong_and_bad_input(at):
 @pytest.mark.parametrize(
     "options",
     [
-        {"cv_colour": True},
-        {"cv_stride": 2, "cv_padding": 2, "cv_act": "sigmoid"},
-        {"cv_k": 5, "cv_act": "relu"},
+        {COLOUR: True},
+        {"Stride": 2, "Zero padding": 2, "Activation": "sigmoid"},
+        {"Kernel size": "5x5", "Activation": "ReLU"},
     ],
 )
 def test_quiz_works_with_every_option(at, options):
-    for key, value in options.items():
-        widget = {"cv_colour": at.toggle, "cv_k": at.radio}.get(key, at.selectbox)
-        widget(key=key).set_value(value).run()
-    at.toggle(key="cv_quiz").set_value(True).run()
+    for label, option in options.items():
+        choose(at, label, option)
+    choose(at, QUIZ, True)
     n = stepper_data(at)["payload"]["n"]
     for i in range(n):
         value = stepper_data(at)["payload"]["steps"][i]["value"]
@@ -293,5 +317,5 @@ def test_learned_filter_from_a_saved_run_loads_into_the_filter(tiny_data):
     learned = result.model.first_layer_filters()[3, 0]
     loaded = app.session_state["cv_kernel"][0]
     assert loaded.shape == (5, 5) and torch.allclose(loaded, learned.clamp(-2, 2), atol=1e-3)
-    assert app.radio(key="cv_k").value == 5
+    assert chosen(app, "Kernel size") == "5x5"
     assert stepper_data(app)["payload"]["window"] == 5

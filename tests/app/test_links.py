@@ -3,7 +3,7 @@ each named in one line, never an exception."""
 
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import ENTRY, component_data
+from tests.app.conftest import ENTRY, chosen, component_data
 
 CONV = "views/convolution.py"
 
@@ -16,10 +16,6 @@ def open_with(page: str, query: dict[str, str]) -> AppTest:
     at.run()
     assert not at.exception
     return at
-
-
-def selected(at: AppTest, label: str):
-    return next(w.value for w in at.selectbox if w.label == label)
 
 
 def test_convolution_link_restores_filter_options_and_step():
@@ -47,9 +43,9 @@ def test_convolution_link_restores_filter_options_and_step():
         -1,
     ]
     assert component_data(at, "cv_bias_slider")["values"] == [[0.5]]
-    assert (selected(at, "Stride"), selected(at, "Zero padding")) == (2, 1)
-    assert selected(at, "Activation") == "relu"
-    assert at.radio(key="cv_mode").value == "true convolution"
+    assert (chosen(at, "Stride"), chosen(at, "Zero padding")) == ("2", "1")
+    assert chosen(at, "Activation") == "ReLU"
+    assert chosen(at, "Operation") == "true convolution"
     assert at.session_state["cv_step"] == 3
     assert not at.warning
     # and the page keeps the address bar a link to what it shows
@@ -59,7 +55,7 @@ def test_convolution_link_restores_filter_options_and_step():
 def test_colour_link_with_a_three_channel_filter():
     ones = ",".join(["0.5"] * 75)
     at = open_with(CONV, {"colour": "1", "input": ones, "filter": ",".join(["1"] * 27)})
-    assert at.toggle(key="cv_colour").value is True
+    assert chosen(at, "Colour image (3 channels: a 3x5x5 input and a 3xkxk filter)") is True
     assert tuple(at.session_state["cv_img"].shape) == (3, 5, 5)
     assert float(at.session_state["cv_kernel"].sum()) == 27
 
@@ -80,7 +76,7 @@ def test_hand_edited_link_falls_back_and_says_which_values():
     text = at.warning[0].value
     for name in ("stride", "act", "bias", "input", "filter", "step"):
         assert f"{name}:" in text
-    assert selected(at, "Stride") == 1 and selected(at, "Activation") == "none"
+    assert chosen(at, "Stride") == "1" and chosen(at, "Activation") == "none"
     assert tuple(at.session_state["cv_kernel"].shape) == (1, 3, 3)  # the preset, not 3x3x3
     at.run()
     assert len(at.warning) == 1, "the notice stays when a rerun interrupts the first run"
@@ -91,6 +87,10 @@ def test_hand_edited_link_falls_back_and_says_which_values():
 
 
 TRAIN = "views/training.py"
+
+
+def selected(at: AppTest, label: str):
+    return next(w.value for w in at.selectbox if w.label == label)
 
 
 def text_value(at: AppTest, label: str) -> str:

@@ -121,7 +121,7 @@ def test_play_step_scrub_and_filter_in_every_order_tell_one_story(page):
 
 def test_quiz_right_then_wrong(page):
     open_app(page, "convolution")
-    page.get_by_text("Quiz me: predict each output cell").click()
+    page.get_by_role("switch", name=re.compile("Quiz me: predict each output cell")).click()
     wait_idle(page)
     box = stepper(page)
     assert box.get_attribute("data-step") == "1" and box.get_attribute("data-hidden") == "1"
@@ -233,8 +233,7 @@ def test_filter_sliders_move_by_key_and_by_mouse(page):
     )
     assert float(w00.input_value()) == lo
 
-    page.locator(".st-key-cv_preset").click()
-    page.get_by_role("option", name="identity").click()
+    page.get_by_label("Preset", exact=True).select_option(label="identity")
     wait_idle(page)
     page.wait_for_function(
         "(e) => e.getAttribute('aria-valuetext') === '1.00'",
@@ -247,5 +246,21 @@ def test_filter_sliders_move_by_key_and_by_mouse(page):
         for c in range(3)
     ]
     assert values == ["0", "0", "0", "0", "1", "0", "0", "0", "0"]
+
+    # the option controls: a menu, a radio choice and a switch, each read back from the server
+    head = stepper(page).locator(".head")
+    page.get_by_label("Stride", exact=True).select_option(label="2")
+    wait_idle(page)
+    page.wait_for_function("(e) => e.innerText.includes('of 4')", arg=head.element_handle())
+    page.get_by_role("radio", name="5x5").check()
+    wait_idle(page)
+    page.wait_for_function("(e) => e.innerText.includes('Step 1 of 1')", arg=head.element_handle())
+    assert page.get_by_role("radio", name="5x5").is_checked()
+    assert page.get_by_label("Stride", exact=True).input_value() == "1"  # index of 2 in (1, 2, 3)
+    page.get_by_role("switch", name=re.compile("Colour image")).click()
+    wait_idle(page)
+    page.get_by_role("tab", name="G").first.wait_for()
+    assert page.get_by_role("switch", name=re.compile("Colour image")).is_checked()
+    assert page.get_by_label("Sample input", exact=True).input_value() == "0"  # the colour sample
     assert_no_exception(page)
     assert page.errors == []
