@@ -66,7 +66,35 @@ function toggle(c, send) {
   return { box, show: (i) => (input.checked = i === 1) };
 }
 
-const DRAW = { select: menu, radio: radios, switch: toggle };
+function number(c, send) {
+  const box = el("label", "control");
+  const input = el("input");
+  Object.assign(input, { type: "number", min: c.lo, max: c.hi, step: 1 });
+  input.setAttribute("aria-label", c.label);
+  const hint = el("div", "hint", "");
+  hint.setAttribute("aria-live", "polite");
+  let kept = c.index;
+  input.addEventListener("change", () => {
+    const v = Number(input.value);
+    if (input.value.trim() === "" || !Number.isInteger(v) || v < c.lo || v > c.hi) {
+      hint.textContent = `Type a whole number from ${c.lo} to ${c.hi}; ${c.lo + kept} was kept.`;
+      input.value = String(c.lo + kept);
+      return;
+    }
+    hint.textContent = "";
+    send(c.name, v - c.lo);
+  });
+  box.append(labelOf(c, "span"), input, hint);
+  return {
+    box,
+    show: (i) => {
+      kept = i;
+      input.value = String(c.lo + i);
+    },
+  };
+}
+
+const DRAW = { select: menu, radio: radios, switch: toggle, number };
 
 function build(s, controls) {
   s.box.replaceChildren();
@@ -95,7 +123,7 @@ export default function (component) {
     parentElement.__choices = s;
   }
   s.setTriggerValue = setTriggerValue;
-  const layout = JSON.stringify(data.controls.map((c) => [c.name, c.kind, c.label, c.options]));
+  const layout = JSON.stringify(data.controls.map((c) => [c.name, c.kind, c.label, c.options, c.lo, c.hi]));
   if (layout !== s.layout) {
     build(s, data.controls);
     s.layout = layout;

@@ -31,13 +31,16 @@ CSS = """
 .help { display: inline-flex; align-items: center; justify-content: center; width: 1rem;
   height: 1rem; border: 1px solid currentColor; border-radius: 50%; font-size: 0.7rem;
   line-height: 1; opacity: 0.6; cursor: help; }
-select { box-sizing: border-box; width: 100%; height: 2.5rem; padding: 0 0.75rem; font: inherit;
+select, input[type="number"] { box-sizing: border-box; width: 100%; height: 2.5rem; padding: 0 0.75rem; font: inherit;
   font-size: 1rem; color: inherit; background: var(--st-secondary-background-color, #f0f2f6);
   border: 1px solid var(--st-border-color, rgba(49, 51, 63, 0.2)); border-radius: 0.5rem;
   cursor: pointer; }
-select:hover { border-color: var(--st-primary-color, #ff4b4b); }
+select:hover, input[type="number"]:hover { border-color: var(--st-primary-color, #ff4b4b); }
 select:focus-visible, input:focus-visible { outline: 2px solid var(--st-primary-color, #ff4b4b);
   outline-offset: 1px; }
+input[type="number"] { display: block; max-width: 12rem; }
+.hint { margin-top: 0.25rem; font-size: 0.8rem; }
+.hint:empty { display: none; }
 .options { display: flex; flex-direction: column; gap: 0.25rem; }
 .options.row { flex-direction: row; flex-wrap: wrap; column-gap: 1rem; }
 .option, .switch { display: inline-flex; align-items: center; gap: 0.4rem; font-size: 1rem;
@@ -60,8 +63,9 @@ _component = st.components.v2.component(
 @dataclass(frozen=True)
 class Choice:
     """One control: ``st.session_state[name]`` holds its value, one of ``options`` (a switch:
-    True or False). ``kind`` is "select" (a menu), "radio" (``horizontal`` or one per line) or
-    "switch"; ``labels`` are what the student reads for the options (default ``str``)."""
+    True or False). ``kind`` is "select" (a menu), "radio" (``horizontal`` or one per line),
+    "switch" or "number" (a box for a whole number; ``options`` is a ``range`` of them);
+    ``labels`` are what the student reads for the options (default ``str``)."""
 
     name: str
     label: str
@@ -72,8 +76,12 @@ class Choice:
     horizontal: bool = False
     on_change: Callable[[], None] | None = None
 
-    def shown(self) -> list[str]:
-        return list(self.labels) if self.labels is not None else [str(o) for o in self.options]
+    def shown(self) -> dict:
+        """What the browser needs to draw the control."""
+        if self.kind == "number":  # a range: its ends, not every number
+            return {"lo": self.options[0], "hi": self.options[-1]}
+        labels = self.labels if self.labels is not None else map(str, self.options)
+        return {"options": list(labels)}
 
 
 def choices(key: str, controls: Sequence[Choice], columns: int = 1) -> None:
@@ -94,7 +102,7 @@ def choices(key: str, controls: Sequence[Choice], columns: int = 1) -> None:
                 "name": c.name,
                 "label": c.label,
                 "kind": c.kind,
-                "options": c.shown(),
+                **c.shown(),
                 "index": index_of(c),
                 "help": c.help,
                 "horizontal": c.horizontal,
@@ -111,7 +119,7 @@ def index_of(control: Choice) -> int:
     """The index of the control's value in its options; a value that is not one of them (an old
     session's, say) becomes the first option."""
     ss = st.session_state
-    options = list(control.options)
+    options = control.options
     if ss.get(control.name, options[0]) not in options:
         ss[control.name] = options[0]
     return options.index(ss.setdefault(control.name, options[0]))
@@ -127,7 +135,7 @@ def apply_choice(controls: Sequence[Choice], edit: dict) -> None:
         return
     if not 0 <= index < len(control.options):
         return
-    value = list(control.options)[index]
+    value = control.options[index]
     if st.session_state.get(control.name) != value:
         st.session_state[control.name] = value
         if control.on_change is not None:

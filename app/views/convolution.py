@@ -397,7 +397,10 @@ def explore() -> None:
 
     st.subheader("On a real digit")
     data = current_dataset()
-    idx = st.number_input("Test digit #", 0, len(data.test) - 1, 0, key="cv_digit")
+    choices(
+        "cv_digit_choice", [Choice("cv_digit", "Test digit #", range(len(data.test)), "number")]
+    )
+    idx = SS.cv_digit
     if channels() == 3:
         st.caption("Digits have one channel: the filter's R channel is applied.")
     digit = to_float(data.test.images[idx : idx + 1])[0, 0]

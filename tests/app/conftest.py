@@ -57,19 +57,27 @@ def _control(app, label: str) -> tuple[str, dict]:
 
 
 def chosen(app, label: str):
-    """What the control labelled ``label`` shows: its option's text (a switch: True or False)."""
+    """What the control labelled ``label`` shows: its option's text (a switch: True or False; a
+    number box: the number)."""
     _, control = _control(app, label)
     if control["kind"] == "switch":
         return control["index"] == 1
+    if control["kind"] == "number":
+        return control["lo"] + control["index"]
     return control["options"][control["index"]]
 
 
 def choose(app, label: str, option, run: bool = True) -> None:
     """What the browser sends when the student picks ``option`` (the text shown; a switch: True or
-    False) in the control labelled ``label``, then the rerun it starts (tests/e2e uses the real
-    menus, radio buttons and switches)."""
+    False; a number box: the number) in the control labelled ``label``, then the rerun it starts
+    (tests/e2e uses the real menus, radio buttons, switches and number boxes)."""
     key, control = _control(app, label)
-    index = int(option) if control["kind"] == "switch" else control["options"].index(str(option))
+    if control["kind"] == "switch":
+        index = int(option)
+    elif control["kind"] == "number":
+        index = int(option) - control["lo"]
+    else:
+        index = control["options"].index(str(option))
     app.session_state[f"{key}_edit"] = {"name": control["name"], "index": index, "nonce": 1}
     if run:
         app.run()

@@ -133,6 +133,23 @@ def test_option_controls_take_only_their_own_options(at):
     assert stepper_data(at)["payload"]["n"] == 9 and chosen(at, "Stride") == "1"
 
 
+def test_real_digit_number_box(at):
+    def title() -> str:
+        return component_data(at, "cv_digit_fig")["panels"][0]["title"]
+
+    assert title().startswith("test digit #0 ") and chosen(at, "Test digit #") == 0
+    choose(at, "Test digit #", 7)
+    assert title().startswith("test digit #7 ") and chosen(at, "Test digit #") == 7
+    last = component_data(at, "cv_digit_choice")["controls"][0]["hi"]
+    assert last == 499  # the bundled digits: 500 for testing
+    for index in (last + 1, -1, 2.0, "3", None):  # the browser only sends whole numbers in range
+        at.session_state["cv_digit_choice_edit"] = {"name": "cv_digit", "index": index}
+        at.run()
+        assert not at.exception and title().startswith("test digit #7 "), index
+    choose(at, "Test digit #", last)
+    assert title().startswith(f"test digit #{last} ")
+
+
 def test_step_is_kept_when_the_filter_or_input_changes(at):
     at.session_state["cv_step"] = 3  # where the browser's stepper came to rest
     move_slider(at, 0, 0, 1.0, key="cv_bias_slider")

@@ -262,5 +262,16 @@ def test_filter_sliders_move_by_key_and_by_mouse(page):
     page.get_by_role("tab", name="G").first.wait_for()
     assert page.get_by_role("switch", name=re.compile("Colour image")).is_checked()
     assert page.get_by_label("Sample input", exact=True).input_value() == "0"  # the colour sample
+
+    digit = page.get_by_role("spinbutton", name="Test digit #")
+    title = page.locator(".st-key-cv_digit_fig").get_by_text(re.compile("test digit #"))
+    digit.fill("7")
+    digit.press("Enter")
+    wait_idle(page)
+    title.filter(has_text="test digit #7 ").wait_for()
+    digit.fill("5000")
+    digit.press("Enter")
+    page.get_by_text("Type a whole number from 0 to 499; 7 was kept.").wait_for()
+    assert digit.input_value() == "7" and "test digit #7 " in title.inner_text()
     assert_no_exception(page)
     assert page.errors == []
