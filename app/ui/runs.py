@@ -162,22 +162,30 @@ def workspace_sidebar() -> None:
         + (f" (+{damaged} damaged)" if damaged else "")
         + f"; in the class gallery: {gallery}."
     )
-    with st.expander("Workspace code", icon=":material/key:"):
-        st.caption(
-            "This code opens your workspace from another browser or device. Keep it to "
-            "yourself: whoever has it can change your runs."
-        )
-        st.text(code)  # not st.code: that makes every page load a 1.5 MB highlighter
-        with st.form("ws_switch", border=False):
-            typed = st.text_input(
-                "Open another workspace", placeholder="XXXX-XXXX-XXXX-XXXX", key="ws_switch_code"
+    # drawn only while open (opening it reruns the page): its text box would otherwise make every
+    # page's first visit load Streamlit's text-input scripts before it could show anything
+    box = st.expander(
+        "Workspace code", icon=":material/key:", key="ws_code_open", on_change="rerun"
+    )
+    if box.open:
+        with box:
+            st.caption(
+                "This code opens your workspace from another browser or device. Keep it to "
+                "yourself: whoever has it can change your runs."
             )
-            if st.form_submit_button("Open"):
-                try:
-                    switch_workspace(typed)
-                    st.rerun()
-                except UserError as exc:
-                    st.error(str(exc))
+            st.text(code)  # not st.code: that makes every page load a 1.5 MB highlighter
+            with st.form("ws_switch", border=False):
+                typed = st.text_input(
+                    "Open another workspace",
+                    placeholder="XXXX-XXXX-XXXX-XXXX",
+                    key="ws_switch_code",
+                )
+                if st.form_submit_button("Open"):
+                    try:
+                        switch_workspace(typed)
+                        st.rerun()
+                    except UserError as exc:
+                        st.error(str(exc))
     write_cookie_if_needed()
 
 

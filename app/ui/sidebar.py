@@ -4,6 +4,7 @@ import os
 
 import streamlit as st
 
+from app.ui.choices import Choice, choices
 from app.ui.data import CHOICES, current_dataset, idx_folders
 from app.ui.runs import workspace_sidebar
 from cnncore.jobs import WORKER_THREADS
@@ -18,15 +19,21 @@ def render_sidebar() -> None:
         if "data_source" not in st.session_state:  # the server's default ($CNN_EXPLORER_SOURCE)
             default = os.environ.get("CNN_EXPLORER_SOURCE", "auto")
             st.session_state["data_source"] = default if default in options else "auto"
-        st.selectbox(
-            "Data source",
-            options,
-            key="data_source",
-            format_func=lambda s: CHOICES.get(s, f"IDX folder {s[4:]}"),
-            help="Where the digits come from. **Auto**: full MNIST if it is in ./MNIST-data or "
-            "can be downloaded, else the bundled 5,000 real MNIST digits (offline). **MNIST / "
-            "Fashion-MNIST** download into ./MNIST-data on first use. IDX folders are "
-            "sub-folders of the data folder (and of /usr/share/datasets) holding MNIST-format files.",
+        choices(
+            "data_source_choice",
+            [
+                Choice(
+                    "data_source",
+                    "Data source",
+                    options,
+                    labels=[CHOICES.get(o, f"IDX folder {o[4:]}") for o in options],
+                    help="Where the digits come from. Auto: full MNIST if it is in ./MNIST-data "
+                    "or can be downloaded, else the bundled 5,000 real MNIST digits (offline). "
+                    "MNIST and Fashion-MNIST download into ./MNIST-data on first use. IDX folders "
+                    "are sub-folders of the data folder (and of /usr/share/datasets) holding "
+                    "MNIST-format files.",
+                )
+            ],
         )
         data = current_dataset()
         if error := st.session_state.pop("data_error", None):

@@ -4,7 +4,7 @@ import ast
 import tomllib
 from pathlib import Path
 
-from tests.app.conftest import open_page
+from tests.app.conftest import choose, open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ def test_switching_source_to_unavailable_dataset_falls_back_with_message(tmp_pat
     at = open_page()
     # Fashion-MNIST is not on disk and downloads are off: the sidebar says so and the
     # page keeps working on the bundled digits.
-    at.sidebar.selectbox(key="data_source").select("fashion-mnist").run()
+    choose(at, "Data source", "Fashion-MNIST (70,000)")
     assert not at.exception
     assert at.sidebar.error, "the failure must be shown"
     assert "fashion-mnist" in at.sidebar.error[0].value
@@ -37,9 +37,7 @@ def test_idx_folders_under_the_data_folder_are_offered_and_load(tmp_path, monkey
     folder = write_idx_folder(tmp_path / "data" / "my-digits", n_train=120, n_test=30)
     monkeypatch.setenv("CNN_EXPLORER_DATA", str(tmp_path / "data"))
     at = open_page()
-    box = at.sidebar.selectbox(key="data_source")
-    assert f"IDX folder {folder}" in box.options  # shown by its label
-    box.select(f"idx:{folder}").run()
+    choose(at, "Data source", f"IDX folder {folder}")  # shown by its label
     assert not at.exception and not at.sidebar.error
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "100 train / 20 validation / 30 test" in captions

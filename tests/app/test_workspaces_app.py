@@ -52,6 +52,10 @@ def test_two_visitors_in_a_class_see_only_their_own_runs_and_can_switch_by_code(
     a, b = open_page(TRAINING), open_page(TRAINING)
     code_a, code_b = a.session_state["ws_code"], b.session_state["ws_code"]
     assert code_a != code_b and LOCAL not in (code_a, code_b)
+    assert code_a not in [t.value for t in a.sidebar.text]  # drawn only when opened
+    for at in (a, b):
+        at.session_state["ws_code_open"] = True  # the student opens "Workspace code"
+        at.run()
     assert code_a in [t.value for t in a.sidebar.text]  # the code to copy is shown
     spaces = Workspaces(tmp_path / "runs")
     save_run(spaces.store(folder_for(code_a)), "A's secret run")
