@@ -1,13 +1,14 @@
-"""Option controls drawn by one light component: menus, choices and switches.
+"""Option controls drawn by one light component: menus, choices, switches and number boxes.
 
-Streamlit's select box, radio and toggle are Base Web widgets: each kind brings its own scripts,
-which a browser loads and runs on a page's first visit, and each widget redraws through React on
-every rerun. The convolution page had eleven of them; without them its first visit with a cold
-browser cache took ~0.33 s less (10 interleaved visits, AMD EPYC 2 cores). ``choices`` draws a
-group of them as native ``<select>`` menus, radio buttons and switches in one shadow root
-(``choices.js``). A changed control sends ``{name, index}`` at once; the server checks it against
-that control's options, keeps the value in ``st.session_state[name]`` (so links, presets and other
-code read and set it as before) and calls the control's ``on_change``.
+Streamlit's select box, radio, toggle and number input are Base Web widgets: each kind brings its
+own scripts, which a browser loads on a page's first visit before it shows the page's content, and
+each widget redraws through React on every rerun. ``choices`` draws a group of controls as native
+``<select>`` menus, radio buttons, switches and number boxes in one shadow root (``choices.js``).
+On the convolution page (eleven such widgets and a number input) a cold first visit took ~0.2 s
+less, and with the sidebar's data source drawn this way too another ~0.25 s (AMD EPYC 2 cores,
+alternated visits, paired medians). A changed control sends ``{name, index}`` at once; the server
+checks it against that control's options, keeps the value in ``st.session_state[name]`` (so links,
+presets and other code read and set it as before) and calls the control's ``on_change``.
 """
 
 from collections.abc import Callable, Sequence
@@ -24,17 +25,19 @@ CSS = """
   font-family: var(--st-font, "Source Sans Pro", sans-serif); color: var(--st-text-color, #31333f);
   font-size: 0.875rem; line-height: 1.6; }
 .frame { container-type: inline-size; }
-@container (max-width: 36rem) { .choices.many { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
+@container (max-width: 36rem) {
+  .choices.many { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 @container (max-width: 20rem) { .choices { grid-template-columns: minmax(0, 1fr); } }
 .control { min-width: 0; margin: 0; padding: 0; border: 0; }
 .label { display: flex; align-items: center; gap: 0.3rem; margin-bottom: 0.25rem; padding: 0; }
 .help { display: inline-flex; align-items: center; justify-content: center; width: 1rem;
   height: 1rem; border: 1px solid currentColor; border-radius: 50%; font-size: 0.7rem;
   line-height: 1; opacity: 0.6; cursor: help; }
-select, input[type="number"] { box-sizing: border-box; width: 100%; height: 2.5rem; padding: 0 0.75rem; font: inherit;
-  font-size: 1rem; color: inherit; background: var(--st-secondary-background-color, #f0f2f6);
-  border: 1px solid var(--st-border-color, rgba(49, 51, 63, 0.2)); border-radius: 0.5rem;
-  cursor: pointer; }
+select, input[type="number"] { box-sizing: border-box; width: 100%; height: 2.5rem;
+  padding: 0 0.75rem; font: inherit; font-size: 1rem; color: inherit;
+  background: var(--st-secondary-background-color, #f0f2f6);
+  border: 1px solid var(--st-border-color, rgba(49, 51, 63, 0.2)); border-radius: 0.5rem; }
+select { cursor: pointer; }
 select:hover, input[type="number"]:hover { border-color: var(--st-primary-color, #ff4b4b); }
 select:focus-visible, input:focus-visible { outline: 2px solid var(--st-primary-color, #ff4b4b);
   outline-offset: 1px; }
@@ -85,8 +88,9 @@ class Choice:
 
 
 def choices(key: str, controls: Sequence[Choice], columns: int = 1) -> None:
-    """Draw ``controls`` in ``columns`` columns (two, then one, in a narrow space). A control the student
-    changed has its value set and its ``on_change`` called here, before anything below it draws."""
+    """Draw ``controls`` in ``columns`` columns (two, then one, in a narrow space). A control the
+    student changed has its value set and its ``on_change`` called here, before anything below it
+    draws."""
     ss = st.session_state
     if (edit := ss.pop(f"{key}_edit", None)) is not None:  # what the browser sent, just now
         ss[f"{key}_seq"] = ss.get(f"{key}_seq", 0) + 1
