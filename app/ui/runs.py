@@ -40,9 +40,9 @@ export default function(component) {
   const found = document.cookie.split("; ").find((c) => c.startsWith(data.name + "="));
   const current = found ? decodeURIComponent(found.slice(data.name.length + 1)) : "";
   if (data.force || !current) {
+    // written without telling the server: a rerun now would interrupt the visitor's first run
     document.cookie = data.name + "=" + encodeURIComponent(data.code) +
       "; Max-Age=31536000; Path=/; SameSite=Strict";
-    setTriggerValue("written", data.code);
   } else if (current !== data.code) {
     setTriggerValue("existing", current);  // another tab of this browser made one first
   }
@@ -126,8 +126,10 @@ def _cookie_writer():
 
 
 def write_cookie_if_needed() -> None:
-    """Mount the cookie writer while the cookie is not yet written (a new workspace, or a switch).
-    If another tab of this browser wrote a workspace cookie first, this tab adopts that one."""
+    """Mount the cookie writer in a session with a new workspace or after a switch (it writes the
+    cookie when it is missing, or always after a switch, and never asks for a rerun: one would
+    interrupt the visitor's first run of a page). If another tab of this browser wrote a workspace
+    cookie first, this tab adopts that one."""
     how = st.session_state.get(_WRITE_KEY)
     if not how:
         return
@@ -136,7 +138,6 @@ def write_cookie_if_needed() -> None:
         data={"name": COOKIE, "code": code, "force": how == "switch"},
         key=f"ws_cookie_{code}",
         height=0,
-        on_written_change=lambda: st.session_state.pop(_WRITE_KEY, None),
         on_existing_change=lambda: None,
     )
     existing = getattr(result, "existing", None)
