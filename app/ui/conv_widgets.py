@@ -5,13 +5,12 @@ one channel and sends each edited cell at once. A bad edit (not a number, out of
 the message is shown above the grid and the cell goes back to the kept value.
 """
 
-import math
 import re
 
 import streamlit as st
 
 from app.ui.grid_input import grid_input
-from app.ui.slider_grid import slider_grid
+from app.ui.slider_grid import slider_grid, slider_value
 from cnncore.conv import fmt, parse_cell
 from cnncore.errors import UserError
 
@@ -76,7 +75,6 @@ def kernel_sliders(state_key: str, lo: float, hi: float, step: float = 0.1) -> N
     ss = st.session_state
     key = f"{state_key}_sliders"
     if (edit := ss.pop(f"{key}_edit", None)) is not None:  # what a slider sent, just now
-        ss[f"{key}_seq"] = ss.get(f"{key}_seq", 0) + 1
         apply_slider(state_key, lo, hi, step, edit)
     kernel = ss[state_key][0]
     n = kernel.shape[-1]
@@ -89,52 +87,7 @@ def kernel_sliders(state_key: str, lo: float, hi: float, step: float = 0.1) -> N
         step,
         on_edit=lambda e: ss.update({f"{key}_edit": e}),
         title="filter weights",
-        seq=ss.get(f"{key}_seq", 0),
     )
-
-
-def value_slider(
-    state_key: str, label: str, lo: float, hi: float, step: float = 0.1, default: float = 0.0
-) -> float:
-    """One slider for ``st.session_state[state_key]`` (a float), drawn by the same light component
-    as the filter's sliders (``slider_grid`` with one cell) instead of ``st.slider``: Streamlit's
-    slider brings its own scripts (about 130 kB with its number and date formatting) that the
-    browser had to load and run on the page's first visit. Returns the value."""
-    ss = st.session_state
-    key = f"{state_key}_slider"
-    ss.setdefault(state_key, default)
-    if (edit := ss.pop(f"{key}_edit", None)) is not None:  # what the slider sent, just now
-        ss[f"{key}_seq"] = ss.get(f"{key}_seq", 0) + 1
-        if (value := slider_value(edit, 1, lo, hi, step)) is not None:
-            ss[state_key] = value[2]
-    slider_grid(
-        key,
-        [[round(float(ss[state_key]), 4)]],
-        [[label]],
-        lo,
-        hi,
-        step,
-        on_edit=lambda e: ss.update({f"{key}_edit": e}),
-        title=label,
-        seq=ss.get(f"{key}_seq", 0),
-    )
-    return float(ss[state_key])
-
-
-def slider_value(
-    edit: dict, n: int, lo: float, hi: float, step: float
-) -> tuple[int, int, float] | None:
-    """The (row, col, value) a slider grid of n x n sent, or None if it is not one of its cells or
-    not a finite number. The browser only sends its own sliders' values; a value is clamped to the
-    range and rounded to the step."""
-    edit = edit if isinstance(edit, dict) else {}
-    row, col, value = edit.get("row"), edit.get("col"), edit.get("value")
-    if not (isinstance(row, int) and isinstance(col, int) and 0 <= row < n and 0 <= col < n):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    value = round(min(max(float(value), lo), hi) / step) * step
-    return row, col, round(value, 6)
 
 
 def apply_slider(state_key: str, lo: float, hi: float, step: float, edit: dict) -> None:

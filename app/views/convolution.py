@@ -9,10 +9,11 @@ import streamlit as st
 from app.ui import share
 from app.ui.choices import Choice, choices
 from app.ui.codeblock import code_block
-from app.ui.conv_widgets import grid_editor, kernel_sliders, value_slider
+from app.ui.conv_widgets import grid_editor, kernel_sliders
 from app.ui.data import current_dataset
 from app.ui.heatmaps import heatmaps
 from app.ui.runs import pick_run, run_store
+from app.ui.slider_grid import value_slider
 from app.ui.stepper import move_step, payload_key, stepper
 from cnncore import conv, links
 from cnncore.data import to_float

@@ -16,6 +16,7 @@ from app.ui.data import current_dataset
 from app.ui.feature_maps import feature_maps
 from app.ui.jobs import job_manager, job_panel, session_id
 from app.ui.runs import pick_run, run_store
+from app.ui.slider_grid import value_slider
 from cnncore import invariance as inv
 from cnncore import links
 from cnncore.analysis import arithmetic_supported, receptive_field_arithmetic
@@ -315,10 +316,9 @@ def model_lines(result) -> None:
 
 def downloads(result) -> None:
     st.markdown("**Download the tables (CSV)**")
-    tables = result.tables()
-    cols = st.columns(3)  # three a row: whole labels, also in a narrow window
-    for i, (name, table) in enumerate(tables.items()):
-        cols[i % 3].download_button(
+    row = st.container(horizontal=True, wrap=True)  # whole labels, also in a narrow window
+    for name, table in result.tables().items():
+        row.download_button(
             name,
             table.to_csv(index=False),
             f"{name}.csv",
@@ -409,8 +409,9 @@ def shift_one_digit(result, data, mode: str) -> None:
     left, right = st.columns([1, 3])
     with left:
         picked = chosen_digit(data)
-        dx = st.slider("dx (→ right)", -inv.MAX_SHIFT, inv.MAX_SHIFT, key="inv_dx")
-        dy = st.slider("dy (↓ down)", -inv.MAX_SHIFT, inv.MAX_SHIFT, key="inv_dy")
+        s = inv.MAX_SHIFT
+        dx = value_slider("inv_dx", "dx (→ right)", -s, s, step=1, default=0, decimals=0)
+        dy = value_slider("inv_dy", "dy (↓ down)", -s, s, step=1, default=0, decimals=0)
     if picked is None:
         return
     image, label, digit_key = picked

@@ -37,6 +37,13 @@ def open_page(page: str | None = None, timeout: float = 60) -> AppTest:
     return at
 
 
+def slide(app, key: str, value, row: int = 0, col: int = 0) -> None:
+    """What a ``slider_grid``'s callback stores when the browser sends a slider that came to rest
+    (0-based cell), then the rerun it starts (tests/e2e moves the real sliders)."""
+    app.session_state[f"{key}_edit"] = {"row": row, "col": col, "value": value, "nonce": 1}
+    app.run()
+
+
 def component_data(app, key: str) -> dict:
     """The data a page gave its ``st.components.v2`` component with this key."""
     for el in app.get("bidi_component"):

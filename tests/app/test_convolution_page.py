@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import choose, chosen, component_data
+from tests.app.conftest import choose, chosen, component_data, slide
 
 COLOUR = "Colour image (3 channels: a 3x5x5 input and a 3xkxk filter)"
 QUIZ = "Quiz me: predict each output cell before it is revealed"
@@ -31,10 +31,8 @@ def stepper_data(app, key: str = "cv_stepper") -> dict:
 
 
 def move_slider(app, row: int, col: int, value, key: str = "cv_kernel_sliders") -> None:
-    """What the filter sliders' callback stores when the browser sends a slider that came to rest
-    (0-based), then the rerun it starts (tests/e2e moves the real sliders)."""
-    app.session_state[f"{key}_edit"] = {"row": row, "col": col, "value": value, "nonce": 1}
-    app.run()
+    """Move the filter slider at (row, col) (0-based), as the browser sends it."""
+    slide(app, key, value, row, col)
 
 
 def slider_values(app, key: str = "cv_kernel_sliders") -> list[float]:

@@ -5,7 +5,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import ENTRY, open_page
+from tests.app.conftest import ENTRY, component_data, open_page, slide
 
 PAGE = "views/invariance.py"
 
@@ -102,9 +102,18 @@ def test_tiny_comparison_then_shift_a_digit():
 
     image = at.session_state["inv_digit_now"][0]
     before = {n: predict_proba(m, image[None]) for n, m in result.models.items()}
-    at.slider(key="inv_dx").set_value(5).run()
+    slide(at, "inv_dx_slider", 5)
     assert not at.exception
     assert at.session_state["inv_digit_now"][1] == 5
+    # the shifts are whole numbers within the grid; what the slider would not send is ignored
+    assert component_data(at, "inv_dx_slider")["decimals"] == 0
+    for bad in ("2", None, True, float("nan"), 1.2):
+        slide(at, "inv_dy_slider", bad)
+    dy = at.session_state["inv_digit_now"][2]
+    assert dy == 1 and type(dy) is int  # 1.2 is rounded to the slider's step
+    slide(at, "inv_dy_slider", 99)
+    assert at.session_state["inv_digit_now"][2] == inv.MAX_SHIFT
+    slide(at, "inv_dy_slider", 0)
     after = {
         n: predict_proba(m, inv.shift_images(image[None], 5, 0)) for n, m in result.models.items()
     }
@@ -184,7 +193,7 @@ def test_circular_variants_measured_then_the_same_models_with_zero_fill():
     assert "global average" in page_text and "flatten + Linear" in page_text
     assert "plain max pooling on consistency" in page_text
     # the equivariance view shows the unpooled (circular) model: its maps move exactly
-    at.slider(key="inv_dx").set_value(-3).run()
+    slide(at, "inv_dx_slider", -3)
     assert not at.exception
     caption = next(c.value for c in at.caption if "Largest |difference|" in c.value)
     assert float(caption.split("**")[1]) < 1e-4
@@ -224,7 +233,7 @@ def test_clicking_a_feature_map_pixel_writes_out_its_dot_product():
     at.number_input(key="inv_max_shift").set_value(2)
     _submit(at)
     _wait_for_job(at)
-    at.slider(key="inv_dx").set_value(3).run()
+    slide(at, "inv_dx_slider", 3)
     assert not at.exception
     # before any click: the shifted digit's strongest pixel, written out
     head, own, relu = _equation_and_own(at)

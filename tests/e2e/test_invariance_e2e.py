@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, assert_no_exception, open_app, wait_idle
+from tests.e2e.test_layout_e2e import PROBLEMS_JS
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +84,10 @@ def test_compare_then_shift_a_digit(page):
     for width in (1400, 800):
         page.set_viewport_size({"width": width, "height": 4600})
         wait_idle(page)
+        page.wait_for_timeout(800)  # charts and components lay themselves out
         page.screenshot(path=ARTIFACTS / f"invariance-{width}.png", full_page=True)
+        # with results (the layout test sees the page before any): nothing cut or overlapping
+        assert page.evaluate(PROBLEMS_JS) == [], f"at {width} px"
     assert page.errors == []
 
 

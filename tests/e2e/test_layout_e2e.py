@@ -18,14 +18,17 @@ PAGES = {
 PROBLEMS_JS = """() => {
   const problems = [];
   const cut = (el) => el.scrollWidth > el.clientWidth + 1;
-  const visible = (el) => el.offsetParent !== null && el.getClientRects().length > 0;
+  const folded = (el) => {  // inside a closed expander (its summary line is shown)
+    const shut = el.closest('details:not([open])');
+    return shut !== null && !shut.querySelector(':scope > summary')?.contains(el);
+  };
+  const visible = (el) => el.offsetParent !== null && el.getClientRects().length > 0 && !folded(el);
   const text = (el) => (el.innerText || el.getAttribute('aria-label') || '').trim().slice(0, 40);
   const main = document.querySelector('[data-testid="stMain"]');
   if (main && cut(main)) problems.push(`the page scrolls sideways (${main.scrollWidth} px wide)`);
   for (const b of document.querySelectorAll('main button, main [data-testid^="stBaseButton"]')) {
     if (!visible(b) || !b.innerText.trim()) continue;
-    const label = b.querySelector('p, div') || b;
-    if (cut(b) || cut(label)) problems.push(`button label cut: "${text(b)}"`);
+    if (cut(b) || [...b.querySelectorAll('*')].some(cut)) problems.push(`button label cut: "${text(b)}"`);
   }
   for (const m of document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')) {
     if (!visible(m)) continue;
