@@ -430,3 +430,18 @@ def test_hidden_grid_is_the_fcnet_hidden_units_of_each_shifted_digit():
             x = inv.shift_images(to_float(image[None]), dx, dy, mode)
             want = fc.hidden_activations(x)[0]
             assert torch.allclose(hidden[dy + 8, dx + 8], want, atol=1e-5), (mode, dx, dy)
+
+
+def test_shift_heatmaps_label_dy_once_for_the_row():
+    """The heatmaps share their dy scale: only the first writes it (at 800 px the second's tick
+    labels were drawn over the first's right-hand column)."""
+    import pandas as pd
+
+    from cnncore.plots.invariance import shift_heatmaps
+
+    shifts = [(m, dx, dy) for m in ("convnet", "fcnet") for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+    grid = pd.DataFrame(shifts, columns=["model", "dx", "dy"]).assign(accuracy=0.5)
+    layout = shift_heatmaps(grid).layout
+    assert layout.yaxis.showticklabels is True and layout.yaxis2.showticklabels is False
+    assert layout.yaxis.title.text == "dy (down ↓)" and layout.yaxis2.title.text is None
+    assert layout.xaxis.showticklabels is not False and layout.xaxis2.showticklabels is not False

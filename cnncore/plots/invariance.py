@@ -226,6 +226,7 @@ def shift_heatmaps(grid: pd.DataFrame, metric: str = "accuracy", height: int = 3
             row=1,
             col=i,
             title_text="dy (down ↓)" if i == 1 else None,
+            showticklabels=i == 1,  # one dy scale for the row: others' labels would sit on a map
         )
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig
