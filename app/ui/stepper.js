@@ -5,6 +5,7 @@
 // server (setStateValue) whenever it comes to rest, so a rerun keeps it.
 
 const SPEEDS = [["slow", 1500], ["normal", 700], ["fast", 250]];
+const ENDED_GRACE_MS = 400;
 const SCALES = {
   grey: [[0, [255, 255, 255]], [1, [34, 34, 34]]],
   red: [[0, [255, 255, 255]], [1, [214, 39, 40]]],
@@ -202,15 +203,13 @@ function stop(s, tell) {
 }
 
 function tick(s) {
-  if (s.i >= maxIndex(s)) {
-    stop(s, true);
+  if (s.i < maxIndex(s)) {
+    s.i += 1;
     render(s);
-    return;
   }
-  s.i += 1;
-  render(s);
   if (s.i >= maxIndex(s)) {
     stop(s, true);
+    s.endedAt = performance.now(); // Play ended by itself: see the Play button
     render(s);
     return;
   }
@@ -225,7 +224,7 @@ function go(s, i) {
 }
 
 function init(parent) {
-  const s = { i: 0, timer: null, speed: 700, reports: 0, seq: null, key: null };
+  const s = { i: 0, timer: null, speed: 700, reports: 0, seq: null, key: null, endedAt: -Infinity };
   s.root = el("div", "stepper");
   const bar = el("div", "bar");
   s.back = el("button", "back", "◀ Back");
@@ -264,6 +263,8 @@ function init(parent) {
       render(s);
       return;
     }
+    // a click just after Play ended by itself was meant for "Pause", not for starting over
+    if (performance.now() - s.endedAt < ENDED_GRACE_MS) return;
     if (s.i >= maxIndex(s)) {
       if (maxIndex(s) < s.payload.n - 1) return; // quiz: the next cell waits for a prediction
       s.i = 0; // at the end, Play starts over

@@ -119,6 +119,28 @@ def test_play_step_scrub_and_filter_in_every_order_tell_one_story(page):
     assert page.errors == []
 
 
+def test_a_click_as_play_ends_pauses_and_does_not_start_over(page):
+    """Play can end by itself just as a student clicks "Pause": that click must not start Play
+    over from step 1; a click a moment later does."""
+    open_app(page, "convolution")
+    box = stepper(page)
+    box.locator("select.speed").select_option(label="fast")
+    box.locator("input.scrub").fill(str(N - 1))
+    press(page, "▶ Play")  # one step to go: it ends by itself 250 ms later
+    page.wait_for_function(
+        "(b) => b.querySelector('button.play').textContent === '▶ Play'",
+        arg=box.element_handle(),
+        polling=10,
+    )
+    box.locator("button.play").click()
+    page.wait_for_timeout(600)
+    assert seen(page)["head"] == N and box.locator("button.play").inner_text() == "▶ Play"
+    press(page, "▶ Play")  # now it starts over
+    page.wait_for_timeout(300)
+    assert seen(page)["head"] < N
+    assert_one_story(page, 0.0)
+
+
 def test_quiz_right_then_wrong(page):
     open_app(page, "convolution")
     page.get_by_role("switch", name=re.compile("Quiz me: predict each output cell")).click()
