@@ -32,6 +32,7 @@ BF16_MARGIN = 1.10  # bf16 is chosen only if measured at least 10% faster than f
 CHART_POINTS = 2000  # a live loss chart gets at most this many points (min/max decimated)
 CALIBRATION_VERSION = 2  # 2: measured again after the first convolution got faster
 MIN_RECORDED_RUN_S = 3.0  # shorter runs do not teach estimates anything
+QUIET_SHARE = 0.8  # a run teaches estimates only if its threads had a core each this much of it
 _lock = threading.Lock()
 _memo: dict[str, dict] = {}
 
@@ -295,7 +296,8 @@ def estimate_seconds(config, data, threads: int | None = None, timer: Callable =
     step, bf16 scaled by the measured ratio), plus evaluating the validation split after each
     epoch and the test split once (a forward pass costs about a third of a training step);
     then scaled by the median of (actual ÷ estimated) over this machine's last finished runs
-    (``record_run``), so the estimate follows what runs here really take."""
+    that had the CPU to themselves (``record_run``), so the estimate follows what runs here
+    really take on a quiet machine."""
     from cnncore.train import resolve_device, resolve_precision
 
     config.validate()
@@ -304,24 +306,37 @@ def estimate_seconds(config, data, threads: int | None = None, timer: Callable =
     precision = config.precision
     if precision == "auto":
         precision = resolve_precision("auto", device, threads)
-    ratios = sorted(entry.get("run_ratios") or [1.0])
+    ratios = sorted(entry.get("quiet_run_ratios") or [1.0])
     return _steps_estimate(entry, config, data, precision) * ratios[len(ratios) // 2]
 
 
-def record_run(config, data, seconds: float, precision: str, threads: int | None = None) -> None:
+def record_run(
+    config,
+    data,
+    seconds: float,
+    precision: str,
+    threads: int | None = None,
+    cpu_share: float = 1.0,
+) -> None:
     """After a finished run of ``seconds`` (training and evaluation): keep actual ÷ estimated
-    (the last 5) with this machine's calibration, if there is one (nothing is measured here)."""
+    (the last 5) with this machine's calibration, if there is one (nothing is measured here).
+    Only a run whose threads had a core each for at least ``QUIET_SHARE`` of its time counts
+    (``cpu_share``, from the trainer's CPU time): a run that shared the cores with other jobs, a
+    class's pages or a test suite took longer for reasons the next run may not meet, and five of
+    them made a quiet run's estimate 5x too long. (Until this rule, ratios were kept as
+    ``run_ratios``, which are no longer read.)"""
     from cnncore.train import resolve_device
 
     device = resolve_device(config.device)
     key = f"{machine_key(device, threads)}|{config.model}"
     entry = _cached_entry(key)
-    if entry is None or seconds < MIN_RECORDED_RUN_S:  # a tiny run is mostly its start-up
+    if entry is None or seconds < MIN_RECORDED_RUN_S or cpu_share < QUIET_SHARE:
         return
     raw = _steps_estimate(entry, config, data, precision)
     if raw <= 0:
         return
-    entry = {**entry, "run_ratios": [*(entry.get("run_ratios") or [])[-4:], seconds / raw]}
+    kept = (entry.get("quiet_run_ratios") or [])[-4:]
+    entry = {**entry, "quiet_run_ratios": [*kept, seconds / raw]}
     with _lock:
         _memo[key] = entry
         _write_cache(key, entry)

@@ -219,6 +219,19 @@ class Event:
     values: dict = field(default_factory=dict)
 
 
+def cpu_seconds() -> float:
+    """CPU time that trains: the calling thread's with one intra-op thread (in the app, a job's
+    worker shares its process with page threads), else the whole process's."""
+    return time.thread_time() if torch.get_num_threads() == 1 else time.process_time()
+
+
+def cpu_share(cpu_started: float, seconds: float) -> float:
+    """The fraction of ``seconds`` of training (pauses left out) that its threads had a core
+    each: about 1 on a quiet machine, lower when other work took the cores."""
+    threads = torch.get_num_threads()
+    return (cpu_seconds() - cpu_started) / max(seconds * threads, 1e-9)
+
+
 class TrainControl:
     """Thread-safe requests the Trainer honours between batches."""
 
@@ -418,6 +431,7 @@ class Trainer:
         cfg, model = self.config, self.model
         gen = self.generator
         self._started = time.perf_counter()
+        cpu_started = cpu_seconds()
         self._record(
             "start",
             0,
@@ -483,7 +497,10 @@ class Trainer:
             message = f"finished {cfg.epochs} epoch(s) in {seconds:.1f} s"
             from cnncore.speed import record_run
 
-            record_run(cfg, self.data, seconds, self.precision)  # later estimates learn from it
+            # later estimates learn from it, if it had the CPU to itself
+            record_run(
+                cfg, self.data, seconds, self.precision, cpu_share=cpu_share(cpu_started, seconds)
+            )
         self._record("end", epoch, status=status, message=message)
         return TrainResult(
             status,

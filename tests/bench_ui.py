@@ -520,48 +520,79 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_first_visit(browser, url: str, tries: int, server_pid: int) -> None:
+BARE_APP = 'import streamlit as st\n\nst.title("CNN Explorer")\n'
+
+
+def cold_visit(browser, address: str, check: tuple, server_pid: int) -> tuple[float, float, float]:
+    """One first visit in a new browser context (nothing cached): ms from navigation start until
+    the content is shown, and the CPU seconds Chromium's processes and the server used meanwhile."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    ctx.add_init_script(f"({CONTENT_CLOCK_JS})({json.dumps(check)})")
+    page = ctx.new_page()
+    c0, s0 = chromium_cpu_seconds(), process_cpu_seconds(server_pid)
+    page.goto(address)
+    page.wait_for_function("() => window.__contentShown !== undefined", timeout=60_000)
+    cpu = (chromium_cpu_seconds() - c0, process_cpu_seconds(server_pid) - s0)
+    shown = page.evaluate("window.__contentShown")  # ms since navigation start
+    ctx.close()
+    return shown, *cpu
+
+
+def bench_first_visit(browser, url: str, tries: int, server_pid: int, tmp: Path) -> None:
     """A new browser context per try: nothing cached, as for a student's first visit. One context
     is opened and closed first, not counted: the browser's first context pays a one-time start-up
     a student's running browser has already paid. Also the CPU the browser's processes and the
-    server used during the visits (2 cores here: more than the visit's time means both were full)."""
+    server used during the visits (2 cores here: more than the visit's time means both were full).
+    Home's visits alternate with those of a one-title Streamlit app (the same title, the repo's
+    config, its own server): Streamlit's own floor for a first visit on this machine."""
     first = browser.new_context()
     first.new_page().goto(url)
     first.close()
-    for path, (name, *check) in CONTENT.items():
-        times, browser_cpu, server_cpu = [], [], []
-        for _ in range(max(3, tries // 4)):
-            ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-            ctx.add_init_script(f"({CONTENT_CLOCK_JS})({json.dumps(check)})")
-            page = ctx.new_page()
-            c0, s0 = chromium_cpu_seconds(), process_cpu_seconds(server_pid)
-            page.goto(f"{url}/{path}")
-            page.wait_for_function("() => window.__contentShown !== undefined", timeout=60_000)
-            browser_cpu.append(chromium_cpu_seconds() - c0)
-            server_cpu.append(process_cpu_seconds(server_pid) - s0)
-            times.append(page.evaluate("window.__contentShown"))  # ms since navigation start
-            ctx.close()
-        report(f"first visit, {name}: navigation -> content shown", times)
-        print(
-            f"  CPU during those visits, median: Chromium's processes "
-            f"{statistics.median(browser_cpu) * 1000:,.0f} ms, the server "
-            f"{statistics.median(server_cpu) * 1000:,.0f} ms"
-        )
-        if path:  # the same page's first visit in a session that opened on Home
-            times = []
+    bare_script = tmp / "bare_app.py"
+    bare_script.write_text(BARE_APP)
+    with running_server({}, script=bare_script) as (bare_url, bare_proc):
+        warm = browser.new_page()
+        warm.goto(bare_url)
+        wait_idle(warm)
+        warm.close()
+        for path, (name, *check) in CONTENT.items():
+            visits, bare = [], []
             for _ in range(max(3, tries // 4)):
-                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-                page = ctx.new_page()
-                page.goto(url)
-                wait_idle(page)
-                page.evaluate(f"({NAV_CLOCK_JS})", check)
-                page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
-                page.wait_for_function("() => window.__contentShown !== undefined", timeout=60_000)
-                times.append(page.evaluate("window.__contentShown"))
-                ctx.close()
-            report(
-                f"first visit, {name}, from Home by its sidebar link: click -> content shown", times
+                visits.append(cold_visit(browser, f"{url}/{path}", check, server_pid))
+                if not path:
+                    bare.append(cold_visit(browser, bare_url, check, bare_proc.pid))
+            times, browser_cpu, server_cpu = zip(*visits, strict=True)
+            report(f"first visit, {name}: navigation -> content shown", list(times))
+            print(
+                f"  CPU during those visits, median: Chromium's processes "
+                f"{statistics.median(browser_cpu) * 1000:,.0f} ms, the server "
+                f"{statistics.median(server_cpu) * 1000:,.0f} ms"
             )
+            if bare:
+                report(
+                    "first visit, a one-title Streamlit app (Streamlit's floor; alternated with "
+                    "Home): navigation -> title shown",
+                    [t for t, *_ in bare],
+                )
+            if path:  # the same page's first visit in a session that opened on Home
+                times = []
+                for _ in range(max(3, tries // 4)):
+                    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+                    page = ctx.new_page()
+                    page.goto(url)
+                    wait_idle(page)
+                    page.evaluate(f"({NAV_CLOCK_JS})", check)
+                    nav = page.locator('[data-testid="stSidebarNav"]')
+                    nav.get_by_role("link", name=name).click()
+                    page.wait_for_function(
+                        "() => window.__contentShown !== undefined", timeout=60_000
+                    )
+                    times.append(page.evaluate("window.__contentShown"))
+                    ctx.close()
+                report(
+                    f"first visit, {name}, from Home by its sidebar link: click -> content shown",
+                    times,
+                )
 
 
 def main() -> None:
@@ -596,7 +627,7 @@ def main() -> None:
             time.sleep(5)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             if "visit" in only:
-                bench_first_visit(browser, url, args.tries, proc.pid)
+                bench_first_visit(browser, url, args.tries, proc.pid, Path(tmp))
             if "conv" in only:
                 bench_convolution(page, url, args.tries)
             if "inv" in only:

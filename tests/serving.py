@@ -34,12 +34,16 @@ def free_port() -> int:
 
 
 def start_server(
-    env_overrides: dict[str, str], log: Path | None = None, timeout: float = 90
+    env_overrides: dict[str, str],
+    log: Path | None = None,
+    timeout: float = 90,
+    script: Path | str = "app/streamlit_app.py",
 ) -> tuple[str, subprocess.Popen]:
     """Start the app on 127.0.0.1 and a free port with bundled data and ``env_overrides`` (give it
     CNN_EXPLORER_RUNS: a run store of its own); return (base URL, process) once /_stcore/health
     answers. The server's output goes to ``log`` (discarded without one). RuntimeError, with the
-    log, when it exits or does not answer within ``timeout`` seconds."""
+    log, when it exits or does not answer within ``timeout`` seconds. ``script``: another
+    Streamlit script to serve the same way (from the repo, so with its .streamlit/config.toml)."""
     port = free_port()
     env = {**os.environ, "CNN_EXPLORER_SOURCE": "bundled", "PYTHONUNBUFFERED": "1", **env_overrides}
     cmd = [
@@ -47,7 +51,7 @@ def start_server(
         "-m",
         "streamlit",
         "run",
-        "app/streamlit_app.py",
+        str(script),
         "--server.port",
         str(port),
         "--server.address",
@@ -85,10 +89,13 @@ def stop_server(proc: subprocess.Popen, timeout: float = 20) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    env_overrides: dict[str, str], log: Path | None = None, timeout: float = 90
+    env_overrides: dict[str, str],
+    log: Path | None = None,
+    timeout: float = 90,
+    script: Path | str = "app/streamlit_app.py",
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """``start_server`` as a context manager: the server is stopped on the way out."""
-    url, proc = start_server(env_overrides, log, timeout)
+    url, proc = start_server(env_overrides, log, timeout, script)
     try:
         yield url, proc
     finally:

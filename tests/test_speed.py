@@ -3,6 +3,7 @@ per-run generators (two runs with one seed at once give the weights of that run 
 
 import json
 import math
+import time
 
 import pytest
 import torch
@@ -227,3 +228,36 @@ def test_estimates_follow_what_finished_runs_took(cache, bundled):
         1.5 * first
     )
     assert len(json.loads(cache.read_text())) == 1
+
+
+def test_estimates_learn_only_from_runs_that_had_the_cpu_to_themselves(cache, bundled):
+    timer = FakeTimer(0.02, 0.004)
+    config = TrainConfig(epochs=1, batch_size=256, precision="fp32")
+    first = speed.estimate_seconds(config, bundled, threads=1, timer=timer)
+    for _ in range(5):  # runs that shared the cores (a class's pages, other jobs, a test suite)
+        speed.record_run(config, bundled, 6 * first, "fp32", threads=1, cpu_share=0.4)
+    assert speed.estimate_seconds(config, bundled, threads=1, timer=timer) == pytest.approx(first)
+    speed.record_run(config, bundled, 1.2 * first, "fp32", threads=1, cpu_share=0.95)
+    assert speed.estimate_seconds(config, bundled, threads=1, timer=timer) == pytest.approx(
+        1.2 * first
+    )
+    # ratios kept before this rule (under another name) are not read
+    data = json.loads(cache.read_text())
+    for entry in data.values():
+        entry["run_ratios"], entry["quiet_run_ratios"] = [9.9, 10.3, 5.5], []
+    cache.write_text(json.dumps(data))
+    speed.clear_memo()
+    assert speed.estimate_seconds(config, bundled, threads=1, timer=timer) == pytest.approx(first)
+
+
+def test_the_trainer_reports_how_much_of_the_cpu_its_run_had(tiny_data, monkeypatch):
+    from cnncore import train
+
+    started = train.cpu_seconds()
+    time.sleep(0.3)  # a thread that waits has no CPU time
+    assert train.cpu_share(started, 0.3) < 0.5
+    seen = []
+    monkeypatch.setattr(speed, "record_run", lambda *a, **kw: seen.append(kw["cpu_share"]))
+    config = TrainConfig(epochs=1, batch_size=64, precision="fp32", max_batches=3)
+    Trainer(config, tiny_data).run()
+    assert len(seen) == 1 and 0 < seen[0] <= 1.5
