@@ -3,6 +3,7 @@ click a feature-map pixel to see its arithmetic; take a run home as plain PyTorc
 
 import contextlib
 import html
+import time
 
 import streamlit as st
 from torch import nn
@@ -11,7 +12,6 @@ from app.ui import share
 from app.ui.arithmetic import STANDARDISED, arithmetic_details
 from app.ui.data import current_dataset
 from app.ui.jobs import (
-    POLL_RUNNING_S,
     job_manager,
     job_state_line,
     poll_every,
@@ -38,7 +38,7 @@ from cnncore.plots import training as plots
 from cnncore.runs import MAX_UPLOAD_BYTES, RunInfo
 from cnncore.train import MAX_BATCH_SIZE, MAX_LR, MAX_SEED, OPTIMIZERS, PRECISIONS, TrainConfig
 
-WEIGHTS_S = 4.0  # filters and feature maps
+WEIGHTS_S = 4.0  # the filters and feature maps are rebuilt at most this often while it trains
 MAX_EPOCHS = 100  # the page's bound until the server settings (cnncore.settings) give one
 SS = st.session_state
 data, store, manager, sid = current_dataset(), run_store(), job_manager(), session_id()
@@ -342,9 +342,9 @@ def live_figures(j: TrainingJob, s: dict) -> None:
 
 
 def weight_figures(j: TrainingJob) -> None:
-    state, step = j.weights()
-    if state is None:
-        return
+    """The filters and one digit's feature maps, rebuilt from the job's latest weights at most
+    every WEIGHTS_S (or when the digit changes, or the run has ended); the polls between re-send
+    the same pictures, which the browser does not redraw."""
     i = st.number_input(
         "Digit for the feature maps (index in the test split)",
         0,
@@ -354,25 +354,37 @@ def weight_figures(j: TrainingJob) -> None:
         on_change=act,
         width=320,
     )
-    version = f"{j.id}-{step}-{int(i)}"
-    cached = SS.get("tp_weight_payload")
-    if cached is None or cached[0] != version:
-        model = model_from_state(j.config.model, state)
-        filters, caption = first_layer_filters(model)
-        image = data.test.images[int(i)]
-        label = data.classes[int(data.test.labels[int(i)])]
-        payload = plots.weights_payload(
-            filters, caption, step, feature_maps(model, image), image, label
-        )
-        cached = SS["tp_weight_payload"] = (version, payload)
-    live_weights(cached[1], cached[0], key="weights_pictures")
+    shown = SS.get("tp_weights")  # (job id, digit, when built, version, payload)
+    if (
+        shown is None
+        or shown[:2] != (j.id, int(i))
+        or j.done
+        or time.monotonic() - shown[2] >= WEIGHTS_S
+    ):
+        state, step = j.weights()
+        if state is None:
+            return
+        version = f"{j.id}-{step}-{int(i)}"
+        if shown is None or shown[3] != version:
+            model = model_from_state(j.config.model, state)
+            filters, caption = first_layer_filters(model)
+            image = data.test.images[int(i)]
+            label = data.classes[int(data.test.labels[int(i)])]
+            payload = plots.weights_payload(
+                filters, caption, step, feature_maps(model, image), image, label
+            )
+        else:
+            payload = shown[4]
+        shown = SS["tp_weights"] = (j.id, int(i), time.monotonic(), version, payload)
+    live_weights(shown[4], shown[3], key="weights_pictures")
 
 
 def live_panel(job_id: str, every: float | None) -> None:
-    """Three fragments. The run's state and its controls redraw only when the student acts (a
-    click reruns just them, at once, and never waits behind a poll); the progress and curves
-    redraw every ``every`` s; the filters and feature maps every WEIGHTS_S. So a poll sends the
-    browser only what changes (measured in bench_ui.py ``--only poll``)."""
+    """Two fragments. The run's state and its controls redraw only when the student acts (a
+    click reruns just them, at once, and never waits behind a poll); the progress, curves,
+    filters and feature maps redraw every ``every`` s, the pictures rebuilt every WEIGHTS_S. One
+    polling fragment, not one per part: each fragment run costs the browser a redraw of the page
+    (measured in bench_ui.py ``--only poll``)."""
 
     @st.fragment
     def state_panel():
@@ -399,19 +411,13 @@ def live_panel(job_id: str, every: float | None) -> None:
         if s["error"]:
             st.error(s["error"])
         live_figures(j, s)
+        if s["status"] != "queued":  # a queued job has no weights yet
+            weight_figures(j)
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
 
-    @st.fragment(run_every=WEIGHTS_S if every == POLL_RUNNING_S else None)  # not while queued
-    def weights_panel():
-        set_intraop_threads(1)
-        j = manager.get(job_id)
-        if j is not None:
-            weight_figures(j)
-
     state_panel()
     curves_panel()
-    weights_panel()
 
 
 if job is not None:
