@@ -497,10 +497,10 @@ class Trainer:
             message = f"finished {cfg.epochs} epoch(s) in {seconds:.1f} s"
             from cnncore.speed import record_run
 
-            # later estimates learn from it, if it had the CPU to itself
-            record_run(
-                cfg, self.data, seconds, self.precision, cpu_share=cpu_share(cpu_started, seconds)
-            )
+            # later estimates learn from it, if it had the CPU to itself (on a GPU the host
+            # thread mostly waits, so its CPU time says nothing about sharing)
+            share = cpu_share(cpu_started, seconds) if self.device.type == "cpu" else 1.0
+            record_run(cfg, self.data, seconds, self.precision, cpu_share=share)
         self._record("end", epoch, status=status, message=message)
         return TrainResult(
             status,
