@@ -16,7 +16,8 @@ prints p50/p95 per interaction, from the key press or click to the page being id
   interleaved windows (only one of them trains at a time), so the machine's drift cancels
 - every page: first visit after the server is warm, until its content is shown: in a new browser
   context (a cold cache, the page's address opened directly), and in a session that opened on
-  Home (the page's sidebar link clicked: the frontend and its scripts already loaded)
+  Home (the page's sidebar link clicked: the frontend and its scripts already loaded); and, for
+  scale, a one-title Streamlit app's cold first visit (Streamlit's own floor on this machine)
 
 Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,poll,rate] [--window 8]
 Timings are the browser's own clock (performance.now): the input event's timestamp to the
