@@ -130,12 +130,12 @@ def start_training() -> None:
     try:
         config = parse_config(setup_values())
         manager.submit(TrainingJob(config, data, store, sid, SS["tp_name"].strip()))
+        SS["tp_submitted"] = True  # the whole page redraws with its live panel
     except UserError as exc:
         say("start", "error", f"Training not started: {exc}")
 
 
 job = latest_job()
-busy = job is not None and not job.done
 
 # ------------------------------------------------------- the link: set-up and picked run in the URL
 LINK_FIELDS = [
@@ -175,14 +175,23 @@ for field in LINK_FIELDS:  # the set-up's text boxes hold text; the link's numbe
 share.ignored_notice("training")
 share.copy_link_button("tp_copy_link")
 
+
 # ---------------------------------------------------------------------------------- set-up
-with (
-    st.expander("Set-up", expanded=job is None, icon=":material/tune:"),
-    st.form("setup", border=False),
-):
+@st.fragment
+def setup_panel() -> None:
+    """The set-up, Start, and the estimate for what is typed: a changed field (Enter, or leaving
+    it) reruns only this part, so the estimate follows the set-up before Start; Start redraws the
+    whole page with the run's live panel."""
+    job = latest_job()
+    busy = job is not None and not job.done
     row = st.container(horizontal=True, wrap=True)
     row.selectbox(
-        "Model", list(MODEL_NAMES), format_func=MODEL_NAMES.get, key="tp_model", width=310
+        "Model",
+        list(MODEL_NAMES),
+        format_func=MODEL_NAMES.get,
+        key="tp_model",
+        width=310,
+        on_change=act,
     )
     row.radio(
         "Optimizer",
@@ -190,6 +199,7 @@ with (
         horizontal=True,
         key="tp_optimizer",
         format_func={"adam": "Adam", "sgd": "SGD + momentum 0.9"}.get,
+        on_change=act,
     )
     row = st.container(horizontal=True, wrap=True)
     row.text_input(
@@ -197,21 +207,28 @@ with (
         key="tp_lr",
         width=140,
         help="a number > 0 and at most 10, e.g. 0.001 or 1e-3",
+        on_change=act,
     )
     row.text_input(
-        "Epochs", key="tp_epochs", width=110, help=f"a whole number from 1 to {MAX_EPOCHS}"
+        "Epochs",
+        key="tp_epochs",
+        width=110,
+        help=f"a whole number from 1 to {MAX_EPOCHS}",
+        on_change=act,
     )
     row.text_input(
         "Batch size",
         key="tp_batch_size",
         width=110,
         help=f"a whole number from 1 to {MAX_BATCH_SIZE}",
+        on_change=act,
     )
     row.text_input(
         "Seed",
         key="tp_seed",
         width=110,
         help=f"a whole number from 0 to {MAX_SEED:,}: initial weights and batch order",
+        on_change=act,
     )
     row.selectbox(
         "Precision",
@@ -219,15 +236,17 @@ with (
         key="tp_precision",
         width=110,
         help="auto: bf16 on CPUs with fast bf16, else fp32",
+        on_change=act,
     )
     row.text_input(
         "Batches per epoch (0 = all)",
         key="tp_max_batches",
         width=200,
         help="a small number gives a quick demo run",
+        on_change=act,
     )
     st.text_input("Run name (optional)", max_chars=80, key="tp_name")
-    st.form_submit_button(
+    st.button(
         "Start training",
         type="primary",
         disabled=busy,
@@ -235,10 +254,16 @@ with (
         icon=":material/play_arrow:",
         help="one run at a time per tab: stop the current one first" if busy else None,
     )
-show_message("start")
+    show_message("start")
+    with contextlib.suppress(UserError):  # a bad value gets its message when Start is pressed
+        st.caption(speed.estimate_line(parse_config(setup_values()), data))
+    if SS.pop("tp_submitted", False):
+        st.rerun()  # the whole page: the new run's live panel
+
+
+with st.expander("Set-up", expanded=job is None, icon=":material/tune:"):
+    setup_panel()
 job = latest_job()  # Start may have just submitted one
-with contextlib.suppress(UserError):  # a bad value gets its message when Start is pressed
-    st.caption(speed.estimate_line(parse_config(setup_values()), data))
 
 
 # ------------------------------------------------------------------------------ live panel

@@ -73,6 +73,23 @@ def test_tiny_run_trains_saves_and_shows_results():
     assert "Take home: Jupyter notebook (.ipynb)" in labels
 
 
+def estimate_seconds_shown(at) -> float:
+    line = next(c.value for c in at.caption if c.value.startswith("Estimated time"))
+    n, unit = re.search(r"about (\d+) (s|min)", line).groups()
+    return float(n) * (60 if unit == "min" else 1)
+
+
+def test_the_estimate_follows_the_set_up_before_start():
+    at = open_page(PAGE)
+    set_text(at, "Epochs", 3)
+    at.run()
+    three = estimate_seconds_shown(at)
+    set_text(at, "Epochs", 30)  # typed, not started
+    at.run()
+    assert estimate_seconds_shown(at) > 5 * three
+    assert not session_jobs() or all(j.config.epochs != 30 for j in session_jobs())
+
+
 def test_bad_set_up_says_why_start_did_nothing_and_the_reason_stays():
     at = open_page(PAGE)
     before = len(session_jobs())
