@@ -440,6 +440,10 @@ def live_panel(job_id: str, every: float | None) -> None:
             weight_figures(j)
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
+        new_folder = j.run_id and j.run_id not in SS.get("tp_listed", ())
+        if new_folder and SS.get("tp_relisted") != j.run_id:  # its folder has appeared: redraw
+            SS["tp_relisted"] = j.run_id  # the page once, so the runs table lists it
+            st.rerun()
 
     state_panel()
     curves_panel()
@@ -467,6 +471,7 @@ def run_evaluation(run_id: str, created: str, source: str, _data):
 
 
 all_runs = store.list()  # read once per page run; damaged ones only go in the table
+SS["tp_listed"] = {r.id for r in all_runs}
 runs = [r for r in all_runs if not r.damaged and r.status != "running"]  # running: in the table
 labels = {r.id: run_label(r) for r in runs}
 if job is not None and job.run_id and job.done and job.run_id != SS.get("tp_shown_run"):
