@@ -215,7 +215,7 @@ def shown_after(page, click, text: str, timeout: float = 30) -> float:
 
 
 def fill_training_form(page, **values: str) -> None:
-    """Fill the set-up form's text boxes by their labels (``Epochs="50"``)."""
+    """Fill the set-up's text boxes by their labels (``Epochs="50"``)."""
     setup = page.locator("main details").filter(has_text="Set-up").first
     setup.wait_for(state="attached", timeout=60_000)
     if setup.get_attribute("open") is None:  # folded away once the visitor has a run

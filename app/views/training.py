@@ -93,7 +93,7 @@ def whole(label: str, text) -> int:
 
 
 def parse_config(v: dict) -> TrainConfig:
-    """The set-up form's text as a TrainConfig; anything wrong raises one plain UserError."""
+    """The set-up's text as a TrainConfig; anything wrong raises one plain UserError."""
     try:
         lr = float(str(v["lr"]).strip())
     except ValueError:
@@ -117,7 +117,7 @@ def parse_config(v: dict) -> TrainConfig:
 
 
 def setup_values() -> dict:
-    """The set-up form's values by field name (its widgets' keys start with ``tp_``)."""
+    """The set-up's values by field name (its widgets' keys start with ``tp_``)."""
     return {k[3:]: v for k, v in SS.items() if str(k).startswith("tp_")}
 
 
