@@ -4,6 +4,7 @@ import os
 
 import streamlit as st
 
+from app.ui import share
 from app.ui.choices import Choice, choices
 from app.ui.data import CHOICES, current_dataset, idx_folders
 from app.ui.runs import workspace_sidebar
@@ -50,3 +51,4 @@ def render_sidebar() -> None:
             )
         )
         workspace_sidebar()
+        share.settings_changes_replace_history()

@@ -58,3 +58,26 @@ def test_a_hand_edited_link_says_what_it_ignored(page):
     page.get_by_role("button", name="Dismiss").click()
     notice.wait_for(state="detached", timeout=30_000)
     assert_no_exception(page)
+
+
+def test_settings_changes_keep_the_address_current_without_filling_the_history(page):
+    page.goto(page.base_url)
+    wait_idle(page, 90)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Convolution").click()
+    page.locator(".st-key-cv_stepper .stepper").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.wait_for_timeout(500)
+    entries = page.evaluate("history.length")
+    slider = page.get_by_role("slider", name="Bias")
+    slider.focus()
+    for _ in range(4):  # bias 0 -> 0.4, one server run each
+        slider.press("ArrowRight")
+        page.wait_for_timeout(300)
+        wait_idle(page)
+    page.wait_for_function("() => location.search.includes('bias=0.4')", timeout=10_000)
+    assert page.evaluate("history.length") == entries  # the address changed, no new entries
+    page.go_back()  # one press leaves the page, back to Home
+    page.wait_for_function("() => !location.pathname.includes('convolution')", timeout=10_000)
+    wait_idle(page)
+    assert page.get_by_role("heading", name="CNN Explorer").count() == 1
+    assert_no_exception(page)
