@@ -42,8 +42,9 @@ STEPS = [
         "with the CNN's limits shown as honestly as its strengths.",
     ),
 ]
-for col, (title, page, link, icon, text) in zip(st.columns(3), STEPS, strict=True):
-    with col:
+steps = st.container(horizontal=True, wrap=True, gap="medium")
+for title, page, link, icon, text in STEPS:  # three in a row; one under another when narrow
+    with steps.container(width=280):
         st.subheader(title)
         st.write(text)
         st.page_link(page, label=link, icon=icon)

@@ -30,6 +30,17 @@ PROBLEMS_JS = """() => {
     if (!visible(b) || !b.innerText.trim()) continue;
     if (cut(b) || [...b.querySelectorAll('*')].some(cut)) problems.push(`button label cut: "${text(b)}"`);
   }
+  for (const a of document.querySelectorAll('main [data-testid="stPageLink-NavLink"]')) {
+    if (visible(a) && (cut(a) || [...a.querySelectorAll('*')].some(cut))) problems.push(`link label cut: "${text(a)}"`);
+  }
+  for (const h of document.querySelectorAll('main h1, main h2, main h3')) {
+    if (!visible(h)) continue;  // a word wider than its heading's line is broken in two
+    const parts = [h, ...h.querySelectorAll('*')];
+    const saved = parts.map((e) => [e.style.overflowWrap, e.style.wordBreak]);
+    for (const e of parts) { e.style.overflowWrap = 'normal'; e.style.wordBreak = 'normal'; }
+    if (h.scrollWidth > h.clientWidth) problems.push(`heading word broken: "${text(h)}"`);
+    parts.forEach((e, i) => { [e.style.overflowWrap, e.style.wordBreak] = saved[i]; });
+  }
   for (const m of document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')) {
     if (!visible(m)) continue;
     const inner = m.querySelector('div, p') || m;
