@@ -379,18 +379,18 @@ def weight_figures(j: TrainingJob) -> None:
         on_change=act,
         width=320,
     )
-    shown = SS.get("tp_weights")  # (job id, digit, when built, version, payload)
+    shown = SS.get("tp_weights")  # what this tab last drew: job, digit, built at, version, payload
     if (
         shown is None
-        or shown[:2] != (j.id, int(i))
+        or (shown["job"], shown["digit"]) != (j.id, int(i))
         or j.done
-        or time.monotonic() - shown[2] >= WEIGHTS_S
+        or time.monotonic() - shown["built"] >= WEIGHTS_S
     ):
         state, step = j.weights()
         if state is None:
             return
         version = f"{j.id}-{step}-{int(i)}"
-        if shown is None or shown[3] != version:
+        if shown is None or shown["version"] != version:
             model = model_from_state(j.config.model, state)
             filters, caption = first_layer_filters(model)
             image = data.test.images[int(i)]
@@ -399,9 +399,11 @@ def weight_figures(j: TrainingJob) -> None:
                 filters, caption, step, feature_maps(model, image), image, label
             )
         else:
-            payload = shown[4]
-        shown = SS["tp_weights"] = (j.id, int(i), time.monotonic(), version, payload)
-    live_weights(shown[4], shown[3], key="weights_pictures")
+            payload = shown["payload"]
+        shown = SS["tp_weights"] = dict(
+            job=j.id, digit=int(i), built=time.monotonic(), version=version, payload=payload
+        )
+    live_weights(shown["payload"], shown["version"], key="weights_pictures")
 
 
 def live_panel(job_id: str, every: float | None) -> None:
