@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -110,16 +111,36 @@ def ignored_notice(page: str) -> None:
         st.button("Dismiss", key=f"_link_dismiss_{page}", on_click=SS.pop, args=(key, None))
 
 
-def publish(fields: list[links.Field], values: dict[str, Any]) -> None:
-    """Make the address bar a link to the current view (only non-default values)."""
-    query = links.encode(fields, values)
-    names = {f.name for f in fields}
-    current = {k: st.query_params.get(k) for k in st.query_params if k in names}
-    if current != query:
-        for name in names - query.keys():
-            if name in st.query_params:
-                del st.query_params[name]
-        st.query_params.update(query)
+# The address bar follows the settings in the browser: a script that changes st.query_params
+# makes Streamlit's frontend redraw the whole app (sidebar and every element) once per change, a
+# fifth of what a convolution slider move cost the browser. This writes the page's own keys into
+# the address in place (other keys are kept), with no new history entry. Each element writes only
+# what it was newly given: a redraw of one a fragment did not rerun must not bring back old values.
+_ADDRESS_JS = """
+export default function({ data, parentElement }) {
+  if (parentElement.__cnnQuery === data.query) return;
+  parentElement.__cnnQuery = data.query;
+  const names = new Set(data.names);
+  const here = window.location.search.slice(1);
+  const kept = here.split("&").filter((pair) => {
+    const name = pair.split("=")[0];
+    return pair && !names.has(decodeURIComponent(name.replace(/\\+/g, " ")));
+  });
+  const query = [...kept, ...(data.query ? [data.query] : [])].join("&");
+  if (query !== here) {
+    const { pathname, hash } = window.location;
+    window.history.replaceState(window.history.state, "", pathname + (query ? "?" + query : "") + hash);
+  }
+}
+"""
+_address_component = st.components.v2.component("cnn_address", js=_ADDRESS_JS)
+
+
+def publish(fields: list[links.Field], values: dict[str, Any], key: str = "cnn_address") -> None:
+    """Make the address bar a link to the current view (only non-default values). An element
+    with nothing to show; ``key``: one per call in a run (a page and each of its fragments)."""
+    query = urlencode(links.encode(fields, values), safe=",")
+    _address_component(key=key, data={"names": [f.name for f in fields], "query": query})
 
 
 def copy_link_button(key: str) -> None:

@@ -23,6 +23,7 @@ SS = st.session_state
 COLOUR_SAMPLE = "colour: red X, green O, blue plus"
 CHANNELS = ("R", "G", "B")
 ACTIVATION_NAMES = {"none": "none", "relu": "ReLU", "sigmoid": "sigmoid"}
+VIEWS = ("Step by step", "Pooling", "Verify with PyTorch", "On a real digit")
 
 
 def channels() -> int:
@@ -121,6 +122,11 @@ def check_answer() -> None:
     move_step("cv_step", index + 1)  # show the cell just revealed, with its equation
 
 
+def revealed(fingerprint: str) -> int:
+    """How many output cells the quiz has revealed for this input and filter."""
+    return SS.get("cv_revealed", 0) if SS.get("cv_quiz_for") == fingerprint else 0
+
+
 def quiz_panel(steps: conv.ConvSteps, fingerprint: str) -> dict | None:
     """The prediction form under the stepper; returns the stepper's quiz state (or None)."""
     if not SS.get("cv_quiz"):
@@ -184,6 +190,7 @@ LINK_FIELDS = [
     ),
     links.Field("step", "int", 1, lo=1, hi=49),
     links.Field("quiz", "bool", False),
+    links.Field("view", "choice", VIEWS[0], choices=VIEWS),
 ]
 LINK_KEYS = {
     "colour": "cv_colour",
@@ -199,6 +206,7 @@ LINK_KEYS = {
     "op": "cv_mode",
     "step": "cv_step",
     "quiz": "cv_quiz",
+    "view": "cv_view",
 }
 
 
@@ -243,6 +251,79 @@ st.markdown(
 )
 share.ignored_notice("convolution")
 share.copy_link_button("cv_copy_link")
+
+
+def step_by_step(steps: conv.ConvSteps, payload: dict, fingerprint: str) -> None:
+    quiz_me = "Quiz me: predict each output cell before it is revealed"
+    choices("cv_quiz_switch", [Choice("cv_quiz", quiz_me, kind="switch", on_change=start_quiz)])
+    stepper_box, quiz_box = st.container(key="cv_stepper_box"), st.container()
+    with quiz_box:  # filled first (it decides what the stepper may show), shown below it
+        quiz = quiz_panel(steps, fingerprint)
+    with stepper_box:
+        stepper(payload, "cv_stepper", "cv_step", fingerprint, quiz)
+    st.caption(
+        "▶ Play, Step ▶, ◀ Back, the Step slider and the Speed menu all move the same step; "
+        "the input, filter and options keep your place."
+        + (" In quiz mode, stepping stops at the cell you have not predicted yet." if quiz else "")
+    )
+
+
+def pooling(steps: conv.ConvSteps, fingerprint: str) -> None:
+    if SS.get("cv_quiz") and revealed(fingerprint) < len(steps):
+        st.caption("Pooling shows the whole output map, so it appears once every cell is revealed.")
+        return
+    choices(
+        "cv_pool_choices",
+        [
+            Choice(
+                "cv_pool",
+                "Pooling",
+                ("max", "avg"),
+                "radio",
+                ("2x2 max", "2x2 average"),
+                horizontal=True,
+            ),
+            Choice("cv_pool_stride", "Pooling stride", (2, 1), "radio", horizontal=True),
+        ],
+        columns=2,
+    )
+    try:
+        pool, pool_key = pooled_payload(fingerprint, steps.output, SS.cv_pool, SS.cv_pool_stride)
+        stepper(pool, "cv_pool_stepper", "cv_pool_step", pool_key)
+    except UserError as exc:
+        st.warning(f"No pooling for these options: {exc}")
+
+
+def verify(steps: conv.ConvSteps, fingerprint: str) -> None:
+    code, _, diff = verified(fingerprint, steps)
+    code_block(code, key="cv_torch_code")
+    rows, cols = steps.output.shape
+    if diff < 1e-5:
+        st.success(f"PyTorch gives the same {rows}x{cols} map (max |difference| {diff:.1e}).")
+    else:
+        st.error(f"PyTorch differs from the stepped result by up to {diff:.3g}.")
+
+
+def on_a_digit(steps: conv.ConvSteps, bias, stride, padding, activation) -> None:
+    data = current_dataset()
+    choices(
+        "cv_digit_choice", [Choice("cv_digit", "Test digit #", range(len(data.test)), "number")]
+    )
+    idx = SS.cv_digit
+    if channels() == 3:
+        st.caption("Digits have one channel: the filter's R channel is applied.")
+    digit = to_float(data.test.images[idx : idx + 1])[0, 0]
+    filtered = conv.filter_image(
+        digit, steps.kernel[0], bias, stride, padding, activation, steps.flip
+    )
+    label = data.classes[int(data.test.labels[idx])]
+    heatmaps(
+        [
+            (f"test digit #{idx} (label {label})", digit, "grey", 0.0, 1.0),
+            (f"filtered ({size_text(filtered)}; red < 0 < blue)", filtered, "sign", None, None),
+        ],
+        key="cv_digit_fig",
+    )
 
 
 @st.fragment
@@ -348,74 +429,22 @@ def explore() -> None:
     for note in conv.fit_notes(5, SS.cv_k, stride, padding):
         st.info(note)
 
-    st.subheader("Step by step")
-    quiz_me = "Quiz me: predict each output cell before it is revealed"
-    choices("cv_quiz_switch", [Choice("cv_quiz", quiz_me, kind="switch", on_change=start_quiz)])
-    stepper_box, quiz_box = st.container(key="cv_stepper_box"), st.container()
-    with quiz_box:  # filled first (it decides what the stepper may show), shown below it
-        quiz = quiz_panel(steps, fingerprint)
-    with stepper_box:
-        stepper(payload, "cv_stepper", "cv_step", fingerprint, quiz)
-    st.caption(
-        "▶ Play, Step ▶, ◀ Back, the Step slider and the Speed menu all move the same step; "
-        "the input, filter and options keep your place."
-        + (" In quiz mode, stepping stops at the cell you have not predicted yet." if quiz else "")
-    )
-
-    st.subheader("Pooling the output map")
-    if quiz and quiz["revealed"] < n:
-        st.caption("Pooling shows the whole output map, so it appears once every cell is revealed.")
-    else:
-        choices(
-            "cv_pool_choices",
-            [
-                Choice(
-                    "cv_pool",
-                    "Pooling",
-                    ("max", "avg"),
-                    "radio",
-                    ("2x2 max", "2x2 average"),
-                    horizontal=True,
-                ),
-                Choice("cv_pool_stride", "Pooling stride", (2, 1), "radio", horizontal=True),
-            ],
-            columns=2,
-        )
-        pool_mode, pool_stride = SS.cv_pool, SS.cv_pool_stride
-        try:
-            pool, pool_key = pooled_payload(fingerprint, steps.output, pool_mode, pool_stride)
-            stepper(pool, "cv_pool_stepper", "cv_pool_step", pool_key)
-        except UserError as exc:
-            st.warning(f"No pooling for these options: {exc}")
-
-    st.subheader("Verify with PyTorch")
-    code, _, diff = verified(fingerprint, steps)
-    code_block(code, key="cv_torch_code")
-    if diff < 1e-5:
-        st.success(f"PyTorch gives the same {size[0]}x{size[1]} map (max |difference| {diff:.1e}).")
-    else:
-        st.error(f"PyTorch differs from the stepped result by up to {diff:.3g}.")
-
-    st.subheader("On a real digit")
-    data = current_dataset()
-    choices(
-        "cv_digit_choice", [Choice("cv_digit", "Test digit #", range(len(data.test)), "number")]
-    )
-    idx = SS.cv_digit
-    if channels() == 3:
-        st.caption("Digits have one channel: the filter's R channel is applied.")
-    digit = to_float(data.test.images[idx : idx + 1])[0, 0]
-    filtered = conv.filter_image(
-        digit, steps.kernel[0], bias, stride, padding, activation, steps.flip
-    )
-    label = data.classes[int(data.test.labels[idx])]
-    heatmaps(
-        [
-            (f"test digit #{idx} (label {label})", digit, "grey", 0.0, 1.0),
-            (f"filtered ({size_text(filtered)}; red < 0 < blue)", filtered, "sign", None, None),
-        ],
-        key="cv_digit_fig",
-    )
+    if "cv_view" not in SS:  # Streamlit forgets a widget's value on another page: back on this
+        SS.cv_view = SS.get("cv_view_kept", VIEWS[0])  # one, the view last open is open again
+    step_tab, pool_tab, verify_tab, digit_tab = st.tabs(VIEWS, key="cv_view", on_change="rerun")
+    SS.cv_view_kept = SS.cv_view
+    with step_tab:  # only the open tab runs and is drawn: a move redraws what the student sees
+        if step_tab.open:
+            step_by_step(steps, payload, fingerprint)
+    with pool_tab:
+        if pool_tab.open:
+            pooling(steps, fingerprint)
+    with verify_tab:
+        if verify_tab.open:
+            verify(steps, fingerprint)
+    with digit_tab:
+        if digit_tab.open:
+            on_a_digit(steps, bias, stride, padding, activation)
     share.publish(LINK_FIELDS, link_values())  # the address bar is a link to this view
 
 

@@ -147,7 +147,7 @@ def comparison_settings(data, mode: str) -> None:
                     "measures."
                 )
             start = st.button("Train and compare", type="primary", icon=":material/play_arrow:")
-        publish_link()
+        publish_link("inv_link_settings")
         if not start:
             if not measured and speeds_measured(WORKER_THREADS):
                 st.rerun(scope="app")  # measured since the page ran: stop polling
@@ -424,7 +424,7 @@ def shift_one_digit(result, data, mode: str) -> None:
         with b:
             feature_maps(plots.probability_payload(grid.probabilities(dx, dy), label), "inv_probs")
     st.session_state["inv_digit_now"] = (image, dx, dy)
-    publish_link()
+    publish_link("inv_link_shift")
     equivariance_view(result, image, digit_key, dx, dy, mode)
 
 
@@ -574,10 +574,11 @@ LINK_KEYS = {
 SOURCES = ("Train a matched set here", "Use saved runs")
 
 
-def publish_link() -> None:
-    """Make the address bar a link to this view (called by the page and by its fragments)."""
+def publish_link(key: str) -> None:
+    """Make the address bar a link to this view (called by the page and by its fragments, each
+    with its own key)."""
     values = {n: st.session_state[k] for n, k in LINK_KEYS.items() if k in st.session_state}
-    share.publish(LINK_FIELDS, values)
+    share.publish(LINK_FIELDS, values, key=key)
 
 
 # ---------------------------------------------------------------------------------- the page
@@ -615,7 +616,7 @@ else:
     shift_one_digit(result, data, mode)
 st.divider()
 scrambled_view(result, data)
-publish_link()
+publish_link("inv_link")
 st.caption(
     "Further reading: Kauderer-Abrams (2017) *Quantifying translation-invariance in CNNs*; "
     "Azulay & Weiss (2019) *Why do deep convolutional networks generalize so poorly to small "

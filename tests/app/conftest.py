@@ -1,6 +1,7 @@
 """AppTest helpers: run a page through the real entry script (router + sidebar)."""
 
 import json
+from urllib.parse import parse_qsl
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -50,6 +51,15 @@ def component_data(app, key: str) -> dict:
         if el.proto.id.endswith(f"-{key}"):
             return json.loads(el.proto.json)
     raise AssertionError(f"no component {key!r} on the page")
+
+
+def published(app) -> dict[str, str]:
+    """What the page last wrote into the browser's address bar (its address elements' query)."""
+    query = {}
+    for el in app.get("bidi_component"):
+        if el.proto.component_name.endswith("cnn_address"):
+            query.update(parse_qsl(json.loads(el.proto.json)["query"]))
+    return query
 
 
 def _control(app, label: str) -> tuple[str, dict]:

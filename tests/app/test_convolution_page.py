@@ -51,6 +51,13 @@ def shown_equation(app) -> str:
     return data["payload"]["steps"][data["step"] - 1]["equation"]
 
 
+def open_view(app, name: str) -> None:
+    """Open one of the tabs under the options ("Step by step", "Pooling", ...), as a click does."""
+    app.session_state["cv_view"] = name
+    app.run()
+    assert not app.exception
+
+
 def texts(elements) -> str:
     return " | ".join(e.value for e in elements)
 
@@ -62,8 +69,32 @@ def test_slider_changes_equation_and_output(at):
     assert slider_values(at)[0] == 2.0
     assert shown_equation(at).startswith("2·1 + (−1)·0") and shown_equation(at).endswith("= 4")
     assert stepper_data(at)["payload"]["output"]["values"][0][0] == 4
+    open_view(at, "Verify with PyTorch")
     assert not at.error  # the PyTorch check still passes
     assert at.success and "same 3x3 map" in at.success[0].value
+
+
+def test_only_the_open_view_is_computed_and_drawn(at):
+    """The views under the options are tabs: a filter move redraws only the one the student has
+    open, and opening another shows it for the current filter."""
+
+    def keys() -> set[str]:
+        views = {"cv_stepper", "cv_pool_stepper", "cv_torch_code", "cv_digit_fig"}
+        return {
+            k for k in views if any(e.proto.id.endswith(f"-{k}") for e in at.get("bidi_component"))
+        }
+
+    assert keys() == {"cv_stepper"}
+    move_slider(at, 0, 0, 2.0)
+    open_view(at, "Verify with PyTorch")
+    assert keys() == {"cv_torch_code"} and "w = torch.tensor([[[2, -1, 1]" in shown_code(at)
+    open_view(at, "Pooling")
+    assert keys() == {"cv_pool_stepper"}
+    assert stepper_data(at, "cv_pool_stepper")["payload"]["steps"][0]["equation"].startswith("max(")
+    open_view(at, "On a real digit")
+    assert keys() == {"cv_digit_fig"}
+    open_view(at, "Step by step")
+    assert keys() == {"cv_stepper"} and shown_equation(at).endswith("= 4")  # the moved filter
 
 
 def test_bias_slider_moves_the_bias_and_refuses_what_it_does_not_send(at):
@@ -135,6 +166,7 @@ def test_real_digit_number_box(at):
     def title() -> str:
         return component_data(at, "cv_digit_fig")["panels"][0]["title"]
 
+    open_view(at, "On a real digit")
     assert title().startswith("test digit #0 ") and chosen(at, "Test digit #") == 0
     choose(at, "Test digit #", 7)
     assert title().startswith("test digit #7 ") and chosen(at, "Test digit #") == 7
@@ -217,6 +249,7 @@ def test_filter_grid_edits_reach_the_5x5_kernel(at):
 
 
 def test_invalid_options_explain_themselves(at):
+    open_view(at, "Pooling")
     choose(at, "Kernel size", "5x5")  # 5x5 kernel on 5x5 input: a single output
     assert not at.exception
     assert any("nothing to pool" in w.value for w in at.warning)
@@ -238,12 +271,14 @@ def test_colour_mode_and_true_convolution(at):
     assert [g["scale"] for g in payload["inputs"]] == ["red", "green", "blue"]
     assert len(payload["steps"][0]["sums"]) == 3
     choose(at, "Operation", "true convolution")
-    assert not at.exception and ".flip(-1, -2)" in shown_code(at)
     assert "flipped" in stepper_data(at)["payload"]["kernels"][0]["title"]
+    open_view(at, "Verify with PyTorch")
+    assert ".flip(-1, -2)" in shown_code(at)
     assert at.success  # still equal to PyTorch
 
 
 def test_pooling_has_its_own_stepper(at):
+    open_view(at, "Pooling")
     choose(at, "Zero padding", 1)  # 5x5 output map
     pool = stepper_data(at, "cv_pool_stepper")
     assert pool["payload"]["kind"] == "pool" and pool["payload"]["n"] == 4
@@ -264,7 +299,9 @@ def test_quiz_right_wrong_and_bad_input(at):
     data = stepper_data(at)
     assert data["quiz"] == {"revealed": 0} and data["step"] == 1  # back to the first cell
     assert "output[0, 0]" in at.text_input(key="cv_guess").label
+    open_view(at, "Pooling")
     assert "Pooling shows the whole output map" in texts(at.caption)
+    open_view(at, "Step by step")
 
     quiz_answer(at, "abc")
     assert "not a number" in texts(at.warning) and "no point lost" in texts(at.warning)
@@ -309,6 +346,7 @@ def test_quiz_works_with_every_option(at, options):
         assert "Right" in texts(at.success), texts(at.error + at.warning)
     assert f"{n} of {n} right" in texts(at.caption) and "All cells revealed" in texts(at.caption)
     assert stepper_data(at)["quiz"] == {"revealed": n}
+    open_view(at, "Pooling")
     assert stepper_data(at, "cv_pool_stepper") if n >= 4 else True  # pooling is back
 
 

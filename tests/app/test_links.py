@@ -3,7 +3,7 @@ each named in one line, never an exception."""
 
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import ENTRY, chosen, component_data
+from tests.app.conftest import ENTRY, chosen, component_data, published
 
 CONV = "views/convolution.py"
 
@@ -49,7 +49,18 @@ def test_convolution_link_restores_filter_options_and_step():
     assert at.session_state["cv_step"] == 3
     assert not at.warning
     # and the page keeps the address bar a link to what it shows
-    assert at.query_params["stride"] == "2" and at.query_params["act"] == "relu"
+    link = published(at)
+    assert (link["stride"], link["act"], link["step"], link["bias"]) == ("2", "relu", "3", "0.5")
+    assert link["filter"] == "1,0,-1,1,0,-1,1,0,-1" and "preset" not in link  # defaults left out
+
+
+def test_convolution_link_opens_the_view_it_names():
+    at = open_with(CONV, {"view": "Pooling", "padding": "1"})
+    assert at.session_state["cv_view"] == "Pooling"
+    assert component_data(at, "cv_pool_stepper")["payload"]["n"] == 4  # pooling a 5x5 map
+    assert (published(at)["view"], published(at)["padding"]) == ("Pooling", "1")
+    at = open_with(CONV, {"view": "Gallery"})
+    assert at.session_state["cv_view"] == "Step by step" and "view:" in at.warning[0].value
 
 
 def test_colour_link_with_a_three_channel_filter():
@@ -122,7 +133,7 @@ def test_training_link_restores_the_set_up_and_says_when_a_run_is_not_visible():
     assert text_value(at, "Batches per epoch (0 = all)") == "5"
     notes = [i.value.replace("\\", "") for i in at.info]  # shown as text: Markdown escaped
     assert any("20260101-000000-convnet" in n and "not in your workspace" in n for n in notes)
-    assert at.query_params["model"] == "fcnet" and at.query_params["lr"] == "0.01"
+    assert published(at)["model"] == "fcnet" and published(at)["lr"] == "0.01"
 
 
 def test_training_link_with_bad_values_keeps_the_defaults():
@@ -163,7 +174,7 @@ def test_invariance_link_restores_the_comparison_settings():
     assert (number(at, "Largest shift K (px)"), number(at, "Seeds")) == (3, 2)
     assert at.checkbox(key="inv_grid").value is False and at.checkbox(key="inv_perm").value
     assert not at.warning
-    assert at.query_params["models"] == "convnet-circular,convnet-blurpool"
+    assert published(at)["models"] == "convnet-circular,convnet-blurpool"
 
 
 def test_invariance_link_naming_runs_the_visitor_cannot_see():

@@ -293,6 +293,9 @@ def test_filter_sliders_move_by_key_and_by_mouse(page):
     assert page.get_by_role("switch", name=re.compile("Colour image")).is_checked()
     assert page.get_by_label("Sample input", exact=True).input_value() == "0"  # the colour sample
 
+    page.get_by_role("tab", name="On a real digit").click()  # the views under the options
+    wait_idle(page)
+    assert not page.locator(".st-key-cv_stepper").count()  # only the open view is drawn
     digit = page.get_by_role("spinbutton", name="Test digit #")
     title = page.locator(".st-key-cv_digit_fig").get_by_text(re.compile("test digit #"))
     digit.fill("7")
