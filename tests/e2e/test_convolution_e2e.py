@@ -308,3 +308,42 @@ def test_filter_sliders_move_by_key_and_by_mouse(page):
     assert digit.input_value() == "7" and "test digit #7 " in title.inner_text()
     assert_no_exception(page)
     assert page.errors == []
+
+
+# Samples, at every frame, whether any element is marked stale (a rerun is redrawing it) and which
+# CSS transitions run on element containers.
+FADES_JS = """() => {
+  window.__fades = {stale: 0, fading: 0};
+  const tick = () => {
+    if (document.querySelector('[data-testid="stElementContainer"][data-stale="true"]'))
+      window.__fades.stale += 1;
+    window.__fades.fading += document.getAnimations().filter((a) =>
+      a.effect?.target?.matches?.('[data-testid="stElementContainer"]')).length;
+    requestAnimationFrame(tick);
+  };
+  tick();
+}"""
+
+
+def test_a_slider_move_redraws_without_starting_fades(page):
+    """A move marks the fragment's elements stale while it reruns; Streamlit's stale fade (and a
+    progress bar's slide) would start a transition on each and keep the browser drawing frames.
+    The app turns them off (app/ui/motion.py): the elements stay as they are until redrawn."""
+    open_app(page, "convolution")
+    stepper(page).wait_for(timeout=60_000)
+    slider = page.get_by_role("slider", name="Bias")
+    page.evaluate(FADES_JS)
+    for _ in range(3):
+        slider.press("ArrowRight")
+        page.wait_for_timeout(200)
+        wait_idle(page)
+    fades = page.evaluate("window.__fades")
+    assert fades["stale"] > 0, "no rerun was seen: the test did not exercise a redraw"
+    assert fades["fading"] == 0, fades
+    assert (
+        page.evaluate(
+            """() => getComputedStyle(document.querySelector(
+        '[data-testid="stElementContainer"]')).opacity"""
+        )
+        == "1"
+    )
