@@ -9,7 +9,6 @@ if str(ROOT) not in sys.path:  # so `streamlit run app/streamlit_app.py` finds c
 
 import streamlit as st  # noqa: E402
 
-from app.ui.motion import calm_redraws  # noqa: E402
 from app.ui.runs import settings  # noqa: E402
 from app.ui.sidebar import render_sidebar  # noqa: E402
 from cnncore.errors import UserError  # noqa: E402
@@ -50,5 +49,4 @@ except UserError as exc:
     st.error(f"CNN Explorer cannot start: {exc}.")
     st.stop()
 render_sidebar()
-calm_redraws()  # pages redraw often: a slider move, a live panel's poll
 page.run()

@@ -1,7 +1,8 @@
 """Convolution: a filter sliding over a 5x5 image, step by step (the lesson's first picture).
 
 The page's body is one fragment: moving a slider reruns only it (not the sidebar or the router),
-and the stepper's payload is cached by its inputs. Stepping itself happens in the browser.
+and the stepper's payload is cached by its inputs. Stepping itself happens in the browser. The
+views of the result are lazy tabs: only the open one runs and is drawn.
 """
 
 import streamlit as st
