@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import choose, chosen, component_data, slide
+from tests.app.conftest import choose, chosen, component_data, open_page, slide
 
 COLOUR = "Colour image (3 channels: a 3x5x5 input and a 3xkxk filter)"
 QUIZ = "Quiz me: predict each output cell before it is revealed"
@@ -95,6 +95,19 @@ def test_only_the_open_view_is_computed_and_drawn(at):
     assert keys() == {"cv_digit_fig"}
     open_view(at, "Step by step")
     assert keys() == {"cv_stepper"} and shown_equation(at).endswith("= 4")  # the moved filter
+
+
+def test_the_open_view_is_kept_across_pages():
+    """Streamlit forgets a widget's value on another page; the page keeps the open tab."""
+    app = open_page("views/convolution.py")
+    open_view(app, "Pooling")
+    app.switch_page("views/training.py")
+    app.run()
+    assert "cv_view" not in app.session_state  # Streamlit dropped the tab's own state
+    app.switch_page("views/convolution.py")
+    app.run()
+    assert not app.exception and app.session_state["cv_view"] == "Pooling"
+    assert stepper_data(app, "cv_pool_stepper")["payload"]["kind"] == "pool"
 
 
 def test_bias_slider_moves_the_bias_and_refuses_what_it_does_not_send(at):
