@@ -48,30 +48,6 @@ _copy_component = st.components.v2.component(
     "cnn_copy_link", html=_COPY_HTML, css=_COPY_CSS, js=_COPY_JS
 )
 
-# Streamlit's frontend turns every change of the query string into a new browser-history entry
-# (history.pushState): after N slider moves, Back took N + 1 presses to leave the page and the
-# presses in between changed nothing. Here a settings change replaces the current entry instead;
-# a change of page (another path) still adds one, so Back goes to the page before. Installed once
-# per browser tab, from the sidebar (so before a page with a link is opened from it).
-_HISTORY_JS = """
-export default function() {
-  if (window.__cnnQueryReplace) return;
-  window.__cnnQueryReplace = true;
-  const push = window.history.pushState.bind(window.history);
-  window.history.pushState = (state, title, url) => {
-    const next = new URL(url ?? window.location.href, window.location.href);
-    if (next.pathname === window.location.pathname) window.history.replaceState(state, title, url);
-    else push(state, title, url);
-  };
-}
-"""
-_history_component = st.components.v2.component("cnn_history", js=_HISTORY_JS)
-
-
-def settings_changes_replace_history() -> None:
-    """Install the history rule above (an element with nothing to show)."""
-    _history_component(key="cnn_history")
-
 
 def restore(
     page: str,
@@ -113,7 +89,8 @@ def ignored_notice(page: str) -> None:
 
 # The address bar follows the settings in the browser: a script that changes st.query_params
 # makes Streamlit's frontend redraw the whole app (sidebar and every element) once per change, a
-# fifth of what a convolution slider move cost the browser. This writes the page's own keys into
+# fifth of what a convolution slider move cost the browser, and add a browser-history entry (after
+# N slider moves Back took N + 1 presses to leave the page). This writes the page's own keys into
 # the address in place (other keys are kept), with no new history entry. Each element writes only
 # what it was newly given: a redraw of one a fragment did not rerun must not bring back old values.
 _ADDRESS_JS = """

@@ -4,7 +4,6 @@ import os
 
 import streamlit as st
 
-from app.ui import share
 from app.ui.choices import Choice, choices
 from app.ui.data import CHOICES, current_dataset, idx_folders
 from app.ui.motion import calm_redraws
@@ -52,5 +51,4 @@ def render_sidebar() -> None:
             )
         )
         workspace_sidebar()
-        share.settings_changes_replace_history()
         calm_redraws()  # pages redraw often: a slider move, a live panel's poll
