@@ -18,6 +18,7 @@ prints p50/p95 per interaction, from the key press or click to the page being id
   context (a cold cache, the page's address opened directly), and in a session that opened on
   Home (the page's sidebar link clicked: the frontend and its scripts already loaded); and, for
   scale, a one-title Streamlit app's cold first visit (Streamlit's own floor on this machine)
+  and the Convolution page's on a server without streamlit[performance] (what the extra is worth)
 
 Run: python tests/bench_ui.py [--tries 20] [--only visit,conv,inv,train,poll,rate] [--window 8]
 Timings are the browser's own clock (performance.now): the input event's timestamp to the
@@ -545,23 +546,32 @@ def bench_first_visit(browser, url: str, tries: int, server_pid: int, tmp: Path)
     a student's running browser has already paid. Also the CPU the browser's processes and the
     server used during the visits (2 cores here: more than the visit's time means both were full).
     Home's visits alternate with those of a one-title Streamlit app (the same title, the repo's
-    config, its own server): Streamlit's own floor for a first visit on this machine."""
+    config, its own server): Streamlit's own floor for a first visit on this machine. The
+    Convolution page's alternate with the same page on a server without streamlit[performance]
+    (HTTP parsed in Python on asyncio's loop): what the extra is worth here."""
     first = browser.new_context()
     first.new_page().goto(url)
     first.close()
     bare_script = tmp / "bare_app.py"
     bare_script.write_text(BARE_APP)
-    with running_server({}, script=bare_script) as (bare_url, bare_proc):
+    plain_env = {"CNN_EXPLORER_RUNS": str(tmp / "plain-runs"), "CNN_EXPLORER_OFFLINE": "1"}
+    with (
+        running_server({}, script=bare_script) as (bare_url, bare_proc),
+        running_server(plain_env, plain=True) as (plain_url, plain_proc),
+    ):
         warm = browser.new_page()
-        warm.goto(bare_url)
-        wait_idle(warm)
+        for address in (bare_url, f"{plain_url}/convolution"):
+            warm.goto(address)
+            wait_idle(warm)
         warm.close()
         for path, (name, *check) in CONTENT.items():
-            visits, bare = [], []
+            visits, bare, plain = [], [], []
             for _ in range(max(3, tries // 4)):
                 visits.append(cold_visit(browser, f"{url}/{path}", check, server_pid))
                 if not path:
                     bare.append(cold_visit(browser, bare_url, check, bare_proc.pid))
+                if path == "convolution":
+                    plain.append(cold_visit(browser, f"{plain_url}/{path}", check, plain_proc.pid))
             times, browser_cpu, server_cpu = zip(*visits, strict=True)
             report(f"first visit, {name}: navigation -> content shown", list(times))
             print(
@@ -575,6 +585,15 @@ def bench_first_visit(browser, url: str, tries: int, server_pid: int, tmp: Path)
                     "Home): navigation -> title shown",
                     [t for t, *_ in bare],
                 )
+            if plain:
+                plain_times = [t for t, *_ in plain]
+                report(
+                    "first visit, Convolution on a server without streamlit[performance] "
+                    "(alternated with the one above)",
+                    plain_times,
+                )
+                gain = statistics.median(a - b for a, b in zip(plain_times, times, strict=True))
+                print(f"  streamlit[performance] saves {gain:.0f} ms per visit (paired median)")
             if path:  # the same page's first visit in a session that opened on Home
                 times = []
                 for _ in range(max(3, tries // 4)):

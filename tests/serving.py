@@ -33,23 +33,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# `streamlit run` as if streamlit[performance] were not installed: uvicorn then parses HTTP in
+# Python (h11) on asyncio's own loop (a None in sys.modules makes an import fail as missing).
+PLAIN_SERVER = (
+    "import sys; sys.modules.update(uvloop=None, httptools=None); "
+    "from streamlit.web.cli import main; main()"
+)
+
+
 def start_server(
     env_overrides: dict[str, str],
     log: Path | None = None,
     timeout: float = 90,
     script: Path | str = "app/streamlit_app.py",
+    plain: bool = False,
 ) -> tuple[str, subprocess.Popen]:
     """Start the app on 127.0.0.1 and a free port with bundled data and ``env_overrides`` (give it
     CNN_EXPLORER_RUNS: a run store of its own); return (base URL, process) once /_stcore/health
     answers. The server's output goes to ``log`` (discarded without one). RuntimeError, with the
     log, when it exits or does not answer within ``timeout`` seconds. ``script``: another
-    Streamlit script to serve the same way (from the repo, so with its .streamlit/config.toml)."""
+    Streamlit script to serve the same way (from the repo, so with its .streamlit/config.toml).
+    ``plain``: without streamlit[performance]'s C HTTP parser and event loop (for comparison)."""
     port = free_port()
     env = {**os.environ, "CNN_EXPLORER_SOURCE": "bundled", "PYTHONUNBUFFERED": "1", **env_overrides}
     cmd = [
         sys.executable,
-        "-m",
-        "streamlit",
+        *(("-c", PLAIN_SERVER) if plain else ("-m", "streamlit")),
         "run",
         str(script),
         "--server.port",
@@ -93,9 +102,10 @@ def running_server(
     log: Path | None = None,
     timeout: float = 90,
     script: Path | str = "app/streamlit_app.py",
+    plain: bool = False,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """``start_server`` as a context manager: the server is stopped on the way out."""
-    url, proc = start_server(env_overrides, log, timeout, script)
+    url, proc = start_server(env_overrides, log, timeout, script, plain)
     try:
         yield url, proc
     finally:
