@@ -242,13 +242,19 @@ def start_a_job(page, url: str, what: str) -> bool:
 def bench_training(page, url: str, tries: int) -> None:
     """Pause, Apply learning rate, Resume (and finally Stop) while a job trains: click -> the
     page says so."""
+    from playwright.sync_api import expect
+
     if not start_a_job(page, url, "training"):
         return
     pauses, applies, resumes = [], [], []
     try:
         for i in range(tries):
+            pause = page.get_by_role("button", name="Pause", exact=True)
+            # Pause is disabled until the job has started (it may still be starting right after
+            # Start): time the click a student can make, not the wait for the job to start
+            expect(pause).to_be_enabled(timeout=60_000)
             t0 = time.perf_counter()
-            page.get_by_role("button", name="Pause", exact=True).click()
+            pause.click()
             page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)
             pauses.append((time.perf_counter() - t0) * 1000)
             box = page.get_by_label("New learning rate")
@@ -258,8 +264,10 @@ def bench_training(page, url: str, tries: int) -> None:
             wait_idle(page)
             apply = page.get_by_role("button", name="Apply learning rate").click
             applies.append(shown_after(page, apply, f"→ {lr} from the next batch"))
+            resume = page.get_by_role("button", name="Resume", exact=True)
+            expect(resume).to_be_enabled(timeout=60_000)
             t0 = time.perf_counter()
-            page.get_by_role("button", name="Resume", exact=True).click()
+            resume.click()
             page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=30_000)
             resumes.append((time.perf_counter() - t0) * 1000)
         print("training: each try, ms: Pause", *(f"{t:.0f}" for t in pauses), end="; ")

@@ -476,6 +476,21 @@ def run_evaluation(run_id: str, created: str, source: str, _data):
     return evaluate_split(run_model(run_id, created), _data.test)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def result_figures(run_id: str, created: str, source: str, _data):
+    """A run's confusion, per-class and mistakes figures, built once per run: the mistakes grid
+    alone takes ~0.4 s (24 subplots), and this page redraws whole often (Start, a job that
+    starts or ends, a picker), each time while a click may be waiting behind it."""
+    ev = run_evaluation(run_id, created, source, _data)
+    wrong = ev.mistakes(12)
+    images, labels = _data.test.images[wrong], ev.labels[wrong].tolist()
+    return (
+        plots.confusion_figure(ev.confusion, _data.classes),
+        plots.per_class_figure(ev.per_class(_data.classes)),
+        plots.mistakes_figure(images, labels, ev.probs[wrong], _data.classes),
+    )
+
+
 all_runs = store.list()  # read once per page run; damaged ones only go in the table
 SS["tp_listed"] = {r.id for r in all_runs}
 runs = [r for r in all_runs if not r.damaged and r.status != "running"]  # running: in the table
@@ -522,16 +537,11 @@ else:
         row.metric("Images/s", f"{summary.get('images_per_s') or 0:,.0f}", width="content")
         if summary.get("message"):
             st.text(summary["message"])
+        confusion, per_class, mistakes = result_figures(run_id, info.created, data.source, data)
         left, right = st.columns(2)
-        left.plotly_chart(plots.confusion_figure(ev.confusion, data.classes), key="confusion")
-        right.plotly_chart(plots.per_class_figure(ev.per_class(data.classes)), key="per_class")
-        wrong = ev.mistakes(12)
-        st.plotly_chart(
-            plots.mistakes_figure(
-                data.test.images[wrong], ev.labels[wrong].tolist(), ev.probs[wrong], data.classes
-            ),
-            key="mistakes",
-        )
+        left.plotly_chart(confusion, key="confusion")
+        right.plotly_chart(per_class, key="per_class")
+        st.plotly_chart(mistakes, key="mistakes")
     except UserError as exc:
         st.error(escape_markdown(str(exc)))
 
