@@ -465,23 +465,26 @@ def pick(run_id: str) -> None:
     SS["result_run"] = SS["manage_run"] = SS["tp_shown_run"] = run_id
 
 
+# Cached for the whole server, so keyed by the workspace's folder too: run ids are unique
+# within a workspace, and two students who start the same model in the same second get the
+# same id (and "created") in their own workspaces.
 @st.cache_resource(max_entries=8, show_spinner="Loading the run…")
-def run_model(run_id: str, created: str):
+def run_model(where: str, run_id: str, created: str):
     model, _config = store.load_model(run_id)
     return model
 
 
 @st.cache_resource(max_entries=8, show_spinner="Evaluating on the test split…")
-def run_evaluation(run_id: str, created: str, source: str, _data):
-    return evaluate_split(run_model(run_id, created), _data.test)
+def run_evaluation(where: str, run_id: str, created: str, source: str, _data):
+    return evaluate_split(run_model(where, run_id, created), _data.test)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def result_figures(run_id: str, created: str, source: str, _data):
+def result_figures(where: str, run_id: str, created: str, source: str, _data):
     """A run's confusion, per-class and mistakes figures, built once per run: the mistakes grid
     alone takes ~0.4 s (24 subplots), and this page redraws whole often (Start, a job that
     starts or ends, a picker), each time while a click may be waiting behind it."""
-    ev = run_evaluation(run_id, created, source, _data)
+    ev = run_evaluation(where, run_id, created, source, _data)
     wrong = ev.mistakes(12)
     images, labels = _data.test.images[wrong], ev.labels[wrong].tolist()
     return (
@@ -526,7 +529,7 @@ else:
     info = next(r for r in runs if r.id == run_id)
     summary = info.summary or {}
     try:
-        ev = run_evaluation(run_id, info.created, data.source, data)
+        ev = run_evaluation(str(store.root), run_id, info.created, data.source, data)
         val_acc = summary.get("val_accuracy")
         row = st.container(horizontal=True, wrap=True)
         row.metric(f"Test accuracy ({data.source})", f"{ev.accuracy:.2%}", width="content")
@@ -537,7 +540,9 @@ else:
         row.metric("Images/s", f"{summary.get('images_per_s') or 0:,.0f}", width="content")
         if summary.get("message"):
             st.text(summary["message"])
-        confusion, per_class, mistakes = result_figures(run_id, info.created, data.source, data)
+        confusion, per_class, mistakes = result_figures(
+            str(store.root), run_id, info.created, data.source, data
+        )
         left, right = st.columns(2)
         left.plotly_chart(confusion, key="confusion")
         right.plotly_chart(per_class, key="per_class")
@@ -561,7 +566,7 @@ def clicked_pixel(h: int, w: int) -> tuple[int, int] | None:
 @st.fragment
 def arithmetic_panel(info: RunInfo) -> None:
     st.subheader("From a feature map to its arithmetic")
-    model = run_model(info.id, info.created)
+    model = run_model(str(store.root), info.id, info.created)
     if not isinstance(model, ConvNet):
         st.info("Pick a ConvNet run above: this view steps into its convolutions.")
         return

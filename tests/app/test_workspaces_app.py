@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+import torch
 
 from app.ui.runs import resolve_code
 from cnncore.models import build_model
@@ -81,3 +82,40 @@ def test_laptop_visitor_works_in_the_command_lines_workspace(tmp_path):
     save_run(Workspaces(tmp_path / "runs").store(LOCAL), "from the CLI")
     at.run()
     assert any("from the CLI" in o for o in run_options(at))
+
+
+def always(digit: int):
+    """The lesson's ConvNet rigged to answer ``digit`` for every image."""
+    model = build_model("convnet")
+    with torch.no_grad():
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()
+        last.bias.fill_(-10.0)
+        last.bias[digit] = 10.0
+    return model
+
+
+def test_the_same_run_id_in_two_workspaces_shows_each_its_own_results(class_mode, tmp_path):
+    """Run ids are unique within a workspace: two students who start the same model in the same
+    second get the same id and time in their own workspaces. The page's caches are the server's:
+    each must still show its own model's results, never the other's."""
+    a, b = open_page(TRAINING), open_page(TRAINING)
+    spaces = Workspaces(tmp_path / "runs")
+    stores = [spaces.store(folder_for(at.session_state["ws_code"])) for at in (a, b)]
+    metrics = pd.DataFrame([{"step": 1, "epoch": 1, "kind": "train", "loss": 1.0}])
+    for store, digit in zip(stores, (0, 1), strict=True):
+        result = TrainResult("finished", "done", always(digit), metrics, 0.5, 0.9, 0.5, 0.9, 1, 1)
+        store.save(result, TrainConfig(), "bundled", run_id="20261130-120000-convnet")
+    created = stores[0].info("20261130-120000-convnet").created
+    config = stores[1].root / "20261130-120000-convnet" / "config.json"
+    config.write_text(
+        config.read_text().replace(stores[1].info(config.parent.name).created, created)
+    )
+    for at, digit in ((a, 0), (b, 1)):
+        at.run()
+        mistakes = next(
+            c.proto.spec
+            for c in at.get("plotly_chart")
+            if "Most confident mistakes" in c.proto.spec
+        )
+        assert f"→ {digit} (" in mistakes and f"→ {1 - digit} (" not in mistakes, digit
