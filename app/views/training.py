@@ -42,6 +42,7 @@ WEIGHTS_S = 4.0  # the filters and feature maps are rebuilt at most this often w
 MAX_EPOCHS = 100  # the page's bound until the server settings (cnncore.settings) give one
 SS = st.session_state
 data, store, manager, sid = current_dataset(), run_store(), job_manager(), session_id()
+WHERE = str(store.root)  # this visitor's workspace folder: part of the server-wide cache keys
 
 st.title("Live training")
 st.caption(
@@ -529,7 +530,7 @@ else:
     info = next(r for r in runs if r.id == run_id)
     summary = info.summary or {}
     try:
-        ev = run_evaluation(str(store.root), run_id, info.created, data.source, data)
+        ev = run_evaluation(WHERE, run_id, info.created, data.source, data)
         val_acc = summary.get("val_accuracy")
         row = st.container(horizontal=True, wrap=True)
         row.metric(f"Test accuracy ({data.source})", f"{ev.accuracy:.2%}", width="content")
@@ -541,7 +542,7 @@ else:
         if summary.get("message"):
             st.text(summary["message"])
         confusion, per_class, mistakes = result_figures(
-            str(store.root), run_id, info.created, data.source, data
+            WHERE, run_id, info.created, data.source, data
         )
         left, right = st.columns(2)
         left.plotly_chart(confusion, key="confusion")
@@ -566,7 +567,7 @@ def clicked_pixel(h: int, w: int) -> tuple[int, int] | None:
 @st.fragment
 def arithmetic_panel(info: RunInfo) -> None:
     st.subheader("From a feature map to its arithmetic")
-    model = run_model(str(store.root), info.id, info.created)
+    model = run_model(WHERE, info.id, info.created)
     if not isinstance(model, ConvNet):
         st.info("Pick a ConvNet run above: this view steps into its convolutions.")
         return
