@@ -94,7 +94,45 @@ function number(c, send) {
   };
 }
 
-const DRAW = { select: menu, radio: radios, switch: toggle, number };
+function tabs(c, send) {
+  // a row of tabs (the ARIA tab pattern): a click or an arrow key opens one; the selected tab is
+  // shown at once, and the server's answer (the index it keeps) confirms it
+  const box = el("div", "control");
+  const list = el("div", "tablist");
+  list.setAttribute("role", "tablist");
+  list.setAttribute("aria-label", c.label);
+  const buttons = c.options.map((text, i) => {
+    const b = el("button", "tab", text);
+    b.type = "button";
+    b.setAttribute("role", "tab");
+    b.addEventListener("click", () => open(i));
+    list.append(b);
+    return b;
+  });
+  const show = (i) =>
+    buttons.forEach((b, j) => {
+      b.setAttribute("aria-selected", String(j === i));
+      b.tabIndex = j === i ? 0 : -1;
+    });
+  const open = (i) => {
+    if (buttons[i].getAttribute("aria-selected") === "true") return;
+    show(i);
+    send(c.name, i);
+  };
+  list.addEventListener("keydown", (e) => {
+    const at = buttons.indexOf(e.target);
+    const n = buttons.length;
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1 + n, Home: 0, End: n - 1 }[e.key];
+    if (at < 0 || to === undefined) return;
+    e.preventDefault();
+    buttons[to % n].focus();
+    open(to % n);
+  });
+  box.append(list);
+  return { box, show };
+}
+
+const DRAW = { select: menu, radio: radios, switch: toggle, number, tabs };
 
 function build(s, controls) {
   s.box.replaceChildren();

@@ -57,6 +57,14 @@ input[type="radio"] { width: 1rem; height: 1rem; margin: 0;
   width: 1rem; height: 1rem; border-radius: 50%; background: #fff; transition: left 0.15s; }
 .switch input:checked { background: var(--st-primary-color, #ff4b4b); }
 .switch input:checked::after { left: 1.125rem; }
+.tablist { display: flex; gap: 1rem; padding-top: 0.3rem; overflow-x: auto;
+  scrollbar-width: thin; border-bottom: 2px solid var(--st-border-color-light, rgba(49, 51, 63, 0.1)); }
+.tab { flex: none; margin: 0 0 -2px; padding: 0 0 0.6rem; font: inherit; font-size: 0.875rem;
+  color: inherit; white-space: nowrap; background: none; border: 0; cursor: pointer;
+  border-bottom: 3px solid transparent; }
+.tab:hover, .tab[aria-selected="true"] { color: var(--st-primary-color, #ff4b4b); }
+.tab[aria-selected="true"] { border-bottom-color: var(--st-primary-color, #ff4b4b); }
+.tab:focus-visible { outline: 2px solid var(--st-primary-color, #ff4b4b); outline-offset: -2px; }
 """
 _component = st.components.v2.component(
     "cnn_explorer.choices", css=CSS, js=(Path(__file__).parent / "choices.js").read_text()
@@ -67,6 +75,7 @@ _component = st.components.v2.component(
 class Choice:
     """One control: ``st.session_state[name]`` holds its value, one of ``options`` (a switch:
     True or False). ``kind`` is "select" (a menu), "radio" (``horizontal`` or one per line),
+    "tabs" (a row of tabs: the page draws the open one's content below),
     "switch" or "number" (a box for a whole number; ``options`` is a ``range`` of them);
     ``labels`` are what the student reads for the options (default ``str``)."""
 

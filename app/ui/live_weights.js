@@ -1,7 +1,8 @@
 // The running model's first-layer filters and one digit's feature maps, drawn on canvases (the
 // live training panel redraws them every couple of seconds: far cheaper than Plotly heatmaps).
 // Data (cnncore.plots.training.weights_payload, plus the page's version): {version, step, filters: {name, caption, scale, cols,
-// colorscale, lo, hi, maps}, maps: {title, rows: [{name, colorscale, lo, hi, maps}]}}.
+// colorscale, lo, hi, maps}, maps: {title, rows: [{name, colorscale, lo, hi, maps}]}}; or only
+// {version} when the server has sent that version's pictures before.
 // Hovering a picture shows the value under the pointer.
 
 function paint(map, stops, lo, hi, into = null) {
@@ -103,7 +104,7 @@ function mapsBox(m) {
 }
 
 export default function (component) {
-  const { data, parentElement } = component;
+  const { data, parentElement, setTriggerValue } = component;
   let root = parentElement.querySelector(".lw");
   if (!root) {
     root = document.createElement("div");
@@ -111,6 +112,12 @@ export default function (component) {
     parentElement.appendChild(root);
   }
   if (root.dataset.version === data.version) return; // nothing new since the last draw
+  if (!data.filters) {
+    // the server sent this version's pictures before, but not to this mount: ask for them (once)
+    if (root.dataset.asked !== data.version) setTriggerValue("missing", data.version);
+    root.dataset.asked = data.version;
+    return;
+  }
   root.dataset.version = data.version;
   const shape = JSON.stringify([
     data.filters.cols,

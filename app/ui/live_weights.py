@@ -34,5 +34,15 @@ _component = st.components.v2.component(
 
 def live_weights(payload: dict, version: str, key: str) -> None:
     """Draw ``payload`` (``weights_payload``); ``version`` names what it shows (job, step, digit):
-    the browser redraws only when it changes."""
-    _component(key=key, data={**payload, "version": version})
+    the browser redraws only when it changes.
+
+    Each version's pictures (~120 kB of numbers) go to the browser once: the polls that find the
+    same version send only the version, and the browser keeps what it drew. A browser that has not
+    drawn it (the pictures were mounted afresh) asks for it, and the rerun that asks sends it."""
+    ss = st.session_state
+    sent = f"{key}_sent"
+    if ss.get(sent) == version:
+        data = {"version": version}
+    else:
+        ss[sent], data = version, {**payload, "version": version}
+    _component(key=key, data=data, on_missing_change=lambda: ss.pop(sent, None))

@@ -7,7 +7,7 @@ import re
 
 import torch
 
-from tests.app.conftest import open_page
+from tests.app.conftest import component_data, open_page
 
 PAGE = "views/training.py"
 EVIL = "![t](http://127.0.0.1:9/p.png) **bold**"
@@ -71,6 +71,28 @@ def test_tiny_run_trains_saves_and_shows_results():
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Take home: Python script (.py)" in labels
     assert "Take home: Jupyter notebook (.ipynb)" in labels
+
+
+def test_the_pictures_of_a_version_are_sent_once_and_again_when_the_browser_asks():
+    """The filters and feature maps (~120 kB of numbers) go to the browser once per version; the
+    runs after send only the version. A browser that has not drawn them (a fresh mount) asks,
+    which takes back the "sent" mark (what the component's ``missing`` trigger does)."""
+    at = open_page(PAGE)
+    before = {j.id for j in session_jobs()}
+    set_text(at, "Epochs", 1)
+    set_text(at, "Batch size", 32)
+    set_text(at, "Batches per epoch (0 = all)", 2)
+    click(at, "Start training")
+    job = next(j for j in session_jobs() if j.id not in before)
+    assert job.join(120) and job.status == "finished", job.error
+    at.run()
+    first = component_data(at, "weights_pictures")
+    assert len(first["filters"]["maps"]) == 16 and first["version"].startswith(job.id)
+    at.run()
+    assert component_data(at, "weights_pictures") == {"version": first["version"]}
+    del at.session_state["weights_pictures_sent"]  # the browser asked for what it lacks
+    at.run()
+    assert component_data(at, "weights_pictures") == first
 
 
 def estimate_seconds_shown(at) -> float:

@@ -79,6 +79,14 @@ def test_train_pause_resume_stop_and_reload(page):
     held = plotted(page)
     time.sleep(POLL_RUNNING_S + 0.5)  # at least one more refresh
     assert plotted(page) == held, "points kept coming while paused"
+    # A trip to another page and back mounts the pictures afresh. Paused, their version does not
+    # change, so the server, which sent them once, sends only the version: the new mount asks.
+    title = pictures.locator(".lw-filters .lw-title").inner_text()  # drawn since the pause
+    page.get_by_role("link", name="Home").click()
+    wait_idle(page)
+    page.get_by_role("link", name="Live training").click()
+    wait_until(page, lambda: pictures.locator("canvas").count() >= 16, what="the filters again")
+    assert pictures.locator(".lw-filters .lw-title").inner_text() == title
 
     # Messages stay while the live panel refreshes (every 2 s), until the next action.
     for value, expected in (("50", "at most 10"), ("0.0002", "0.001 → 0.0002 from the next batch")):
