@@ -149,8 +149,9 @@ export default function (component) {
   if (!s) {
     s = { nonce: 0, layout: "", id: Math.random().toString(36).slice(2) };
     s.box = el("div", "choices");
+    s.heading = el("h3");
     const frame = el("div", "frame"); // the width the columns follow
-    frame.append(s.box);
+    frame.append(s.heading, s.box);
     // arrow keys move within a menu or a radio group; Streamlit's page shortcuts never see them
     s.box.addEventListener("keydown", (e) => e.stopPropagation());
     s.send = (name, index) => {
@@ -166,6 +167,8 @@ export default function (component) {
     build(s, data.controls);
     s.layout = layout;
   }
+  s.heading.textContent = data.heading || "";
+  s.heading.hidden = !data.heading;
   s.box.style.setProperty("--cols", data.columns);
   s.box.classList.toggle("many", data.columns > 2);
   data.controls.forEach((c, i) => s.shown[i].show(c.index));

@@ -91,6 +91,19 @@ function frame(gr, top, left, h, w) {
   gr.overlay.style.display = "block";
 }
 
+// The grids a payload needs: a new payload of the same shape (another filter, bias or activation)
+// is painted into the grids already on the page, so the browser lays out nothing new.
+function shapeOf(p) {
+  return JSON.stringify([
+    p.inputs.map((inp) => [inp.values.length, inp.values[0].length]),
+    p.kernels.length,
+    p.window,
+    p.pad,
+    p.out_rows,
+    p.out_cols,
+  ]);
+}
+
 function build(s) {
   const p = s.payload;
   s.panels.replaceChildren();
@@ -101,19 +114,14 @@ function build(s) {
     const g = grid(inp.title, inp.values.length, inp.values[0].length, "input");
     inp.values.forEach((vals, r) =>
       vals.forEach((v, c) => {
-        paint(g.cells[r][c], inp.scale, inp.lo, inp.hi, v, inp.text[r][c]);
         const inPad = r < p.pad || c < p.pad || r >= vals.length - p.pad || c >= vals.length - p.pad;
         if (inPad) g.cells[r][c].classList.add("padcell");
       }),
     );
     row.appendChild(g.box);
     const entry = { input: g };
-    const kern = p.kernels[ch];
-    if (kern) {
-      const kg = grid(kern.title, p.window, p.window, "kernel");
-      kern.values.forEach((vals, r) =>
-        vals.forEach((v, c) => paint(kg.cells[r][c], "sign", kern.lo, kern.hi, v, kern.text[r][c])),
-      );
+    if (p.kernels[ch]) {
+      const kg = grid("", p.window, p.window, "kernel");
       const pg = grid(p.products.title, p.window, p.window, "products");
       row.append(kg.box, pg.box);
       Object.assign(entry, { kernel: kg, products: pg });
@@ -123,6 +131,28 @@ function build(s) {
   });
   s.out = grid(p.output.title, p.out_rows, p.out_cols, "output");
   s.panels.append(left, s.out.box);
+}
+
+// The payload's input and kernel numbers and titles (render draws the step's products and output).
+function fill(s) {
+  const p = s.payload;
+  p.inputs.forEach((inp, ch) => {
+    const row = s.rows[ch];
+    row.input.title.textContent = inp.title;
+    inp.values.forEach((vals, r) =>
+      vals.forEach((v, c) => paint(row.input.cells[r][c], inp.scale, inp.lo, inp.hi, v, inp.text[r][c])),
+    );
+    const kern = p.kernels[ch];
+    if (kern) {
+      row.kernel.title.textContent = kern.title;
+      kern.values.forEach((vals, r) =>
+        vals.forEach((v, c) =>
+          paint(row.kernel.cells[r][c], "sign", kern.lo, kern.hi, v, kern.text[r][c]),
+        ),
+      );
+    }
+  });
+  s.out.title.textContent = p.output.title;
   s.root.dataset.n = p.n;
 }
 
@@ -297,7 +327,10 @@ export default function (component) {
   if (s.key !== data.payload_key) {
     s.payload = data.payload;
     s.key = data.payload_key;
-    build(s);
+    const shape = shapeOf(data.payload);
+    if (shape !== s.shape) build(s);
+    s.shape = shape;
+    fill(s);
   }
   if (s.seq !== data.seq) {
     // First mount, or the server moved the step itself (quiz switched on, a cell answered).

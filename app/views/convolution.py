@@ -350,17 +350,16 @@ def explore() -> None:
     )
     left, right = st.columns(2, gap="medium")
     with left:
-        st.subheader("Input (5x5, values 0–1)")
         samples = ([COLOUR_SAMPLE] if channels() == 3 else []) + list(conv.SAMPLES)
         choices(
             "cv_input_choices",
             [Choice("cv_sample", "Sample input", samples, on_change=load_sample)],
+            heading="Input (5x5, values 0–1)",
         )
         grid_editor(
             "cv_img", channel("cv_img_channel", "Input channel"), *conv.INPUT_RANGE, "input"
         )
     with right:
-        st.subheader("Filter")
         choices(
             "cv_filter_choices",
             [
@@ -375,6 +374,7 @@ def explore() -> None:
                     on_change=load_preset,
                 ),
             ],
+            heading="Filter",
         )
         lo, hi = conv.KERNEL_RANGE
         if channels() == 1 and SS.cv_k == 3:

@@ -277,6 +277,9 @@ def test_filter_sliders_move_by_key_and_by_mouse(page):
     ]
     assert values == ["0", "0", "0", "0", "1", "0", "0", "0", "0"]
 
+    # the input's and the filter's headings (drawn with their controls) are headings
+    for name in ("Input (5x5, values 0–1)", "Filter"):
+        assert page.get_by_role("heading", name=name, exact=True).is_visible()
     # the option controls: a menu, a radio choice and a switch, each read back from the server
     head = stepper(page).locator(".head")
     page.get_by_label("Stride", exact=True).select_option(label="2")
