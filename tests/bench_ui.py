@@ -4,7 +4,7 @@ Starts a real `streamlit run` (bundled data, a temporary run store) and headless
 prints p50/p95 per interaction, from the key press or click to the page being idle again
 (Streamlit's data-test-script-state="notRunning"), or to the answer being shown:
 
-- convolution: a filter-slider key press; an input-cell edit
+- convolution: a filter-slider key press; an input-cell edit; Chromium's CPU per slider move
 - invariance: a "Shift one digit" dx step and dy step (after a tiny comparison trained with the
   page's controls)
 - live training: Pause / Apply learning rate / Resume / Stop click while a job trains, until the
@@ -153,6 +153,18 @@ def bench_convolution(page, url: str, tries: int) -> None:
         key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"
         times.append(timed(page, lambda k=key: (slider.focus(), slider.press(k))))
     report("convolution: filter slider key press -> idle", times)
+    # What a move costs the student's browser: all Chromium processes' CPU over quiet moves (a
+    # key press, then 1.2 s untouched: no checks from this driver in between).
+    slider.focus()
+    time.sleep(1.0)
+    c0 = chromium_cpu_seconds()
+    for i in range(10):
+        page.keyboard.press("ArrowLeft" if i % 2 == 0 else "ArrowRight")
+        time.sleep(1.2)
+    print(
+        "convolution: Chromium CPU per filter slider move "
+        f"{(chromium_cpu_seconds() - c0) / 10 * 1000:.0f} ms (10 quiet moves, all its processes)"
+    )
 
     select_input_cell(page)
     times = []
