@@ -309,6 +309,14 @@ def test_filter_sliders_move_by_key_and_by_mouse(page):
     digit.press("Enter")
     page.get_by_text("Type a whole number from 0 to 499; 7 was kept.").wait_for()
     assert digit.input_value() == "7" and "test digit #7 " in title.inner_text()
+    # the tabs follow the arrow keys too: ArrowLeft from "On a real digit" opens the one before it
+    page.get_by_role("tab", name="On a real digit").press("ArrowLeft")
+    wait_idle(page)
+    page.locator(".st-key-cv_torch_code").wait_for()
+    assert (
+        page.get_by_role("tab", name="Verify with PyTorch").get_attribute("aria-selected") == "true"
+    )
+    assert not page.locator(".st-key-cv_digit_fig").count()
     assert_no_exception(page)
     assert page.errors == []
 
