@@ -18,7 +18,9 @@ from cnncore.jobs import set_intraop_threads  # noqa: E402
 # (see set_intraop_threads). Fragments call it too: each of their runs gets a fresh thread.
 set_intraop_threads(1)
 
-st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
+# An emoji icon is drawn in the browser; a Material icon would be fetched from fonts.gstatic.com
+# at every page run (a slider move included): the app asks no other host for anything.
+st.set_page_config(page_title="CNN Explorer", page_icon="🧠", layout="wide")
 
 VIEWS = Path(__file__).parent / "views"
 pages = [

@@ -1,5 +1,7 @@
 """The app shell in a real browser: home page, sidebar, navigation."""
 
+import re
+
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, assert_no_exception, open_app, wait_idle
@@ -23,3 +25,26 @@ def test_navigation_reaches_every_page(page):
         page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
         wait_idle(page)
         assert_no_exception(page)
+
+
+def test_the_app_asks_no_other_host(page):
+    """Every page, and a filter slider move, load nothing from anywhere but the app's server: a
+    class on a network without internet waits on nothing, and no student's clicks reach a third
+    party. (A Material icon as the page icon made the browser fetch it from fonts.gstatic.com at
+    every page run, a slider move included.)"""
+    elsewhere = []
+    own = (page.base_url, f"blob:{page.base_url}", "data:")
+
+    def seen(request) -> None:
+        if not request.url.startswith(own):
+            elsewhere.append(request.url)
+
+    page.on("request", seen)
+    for path in ("", "convolution", "training", "invariance", "convolution"):
+        open_app(page, path)
+    weight = page.get_by_role("slider", name="w[0,0]", exact=True)
+    weight.focus()
+    weight.press("ArrowLeft")
+    page.get_by_text(re.compile(r"^0\.9·1 \+ ")).wait_for(timeout=10_000)
+    wait_idle(page)
+    assert elsewhere == []
