@@ -18,8 +18,9 @@ server and browser are closed at the end whatever happens. Phases:
 Then a capacity model for a 16-core server at p95 <= 1 s from the measured costs.
 
 Sliders are found by their accessible role (``slider``) in the page's main area, preferring one
-labelled "Bias" or "w[...]"; a slider move's latency is the time from the key press until the
-page's last DOM change (in the page or inside a component's shadow root) once it has settled (the
+labelled "Bias" or "w[...]", and focused once; a move is a key press to the focused slider, as a
+keyboard makes it (the driver's own calls cost the browser CPU that a student's hands do not).
+A move's latency is the time from the page's keydown until the page's last DOM change (in the page or inside a component's shadow root) once it has settled (the
 app idle and 300 ms without a change), so the test does not depend on how the convolution page
 draws.
 """
@@ -55,11 +56,19 @@ SESSION_TTL_S = 120  # Streamlit's server.disconnectedSessionTTL default
 BATCH = 64  # every training tab's batch size
 TIMEOUT_MS = 20_000  # a slider move not settled by then counts as 20 s
 FAILS: list[str] = []
+KEYS_SENT: dict[int, int] = {}  # per slider tab: the key presses sent to it so far
 
 # The time of the page's last DOM change, also inside the components' shadow roots (where the
-# stepper and the sliders draw).
+# stepper and the sliders draw), and of the last key press (the page's own clock).
 OBSERVER_JS = """() => {
   window.__lastMutation = performance.now();
+  window.__keyDown = 0;
+  window.__keys = 0;
+  window.addEventListener('keydown', () => {
+    window.__keyDown = performance.now();
+    window.__keys += 1;
+    window.__lastMutation = 0;
+  }, true);
   const main = document.querySelector('[data-testid="stMain"]') || document.body;
   const opts = {subtree: true, childList: true, characterData: true, attributes: true};
   const seen = new WeakSet();
@@ -144,30 +153,31 @@ def wait_idle(page, timeout: float = 90) -> None:
         time.sleep(0.1)
 
 
-def find_slider(page):
-    """A slider by its accessible role: "Bias" or a "w[r,c]" kernel weight, else the first one."""
+def focus_slider(page) -> None:
+    """Give the keyboard focus to a slider (once: the page keeps it there across its redraws),
+    found by its accessible role: "Bias" or a "w[r,c]" kernel weight, else the first one."""
     main = page.locator('[data-testid="stMain"]')
     main.get_by_role("slider").first.wait_for(state="attached", timeout=60_000)
     preferred = main.get_by_role("slider", name=re.compile(r"^(Bias|w\[)"))
     if preferred.count():
-        return preferred.first
-    if main.get_by_role("slider").count():
-        return main.get_by_role("slider").first
-    raise RuntimeError("no slider (role=slider) on the convolution page")
+        preferred.first.focus()
+    elif main.get_by_role("slider").count():
+        main.get_by_role("slider").first.focus()
+    else:
+        raise RuntimeError("no slider (role=slider) on the convolution page")
+    KEYS_SENT[id(page)] = 0
 
 
-def press(page, slider, key: str) -> float:
-    """Press ``key`` on a slider; returns the page's clock at the press (ms)."""
-    t0 = page.evaluate("() => { window.__lastMutation = 0; return performance.now(); }")
-    slider.press(key)
-    return t0
-
-
-# One call reads what deciding "settled" needs. The browser pays for every call the driver makes
-# (about 0.8 ms of Chromium's CPU each, measured on the 2-core dev machine: eight tabs checked
-# twice every 50 ms took ~0.3 of its cores), so the driver asks once per tab every SETTLE_POLL_S;
-# the latency itself comes from the page's clock, so checking less often does not change it.
+# The driver's own calls cost the browser CPU that a student's hands do not (measured on the
+# 2-core dev machine: a locator's press ~16-20 ms of Chromium's CPU, most of it finding the
+# element again; a key press to the focused element ~5 ms; one evaluate ~2 ms). So a slider is
+# focused once and then pressed like a keyboard does (the page keeps the focus on it across its
+# redraws), the press's time is the page's own (its keydown), and the driver asks each tab once
+# every SETTLE_POLL_S whether it has settled: the latency comes from the page's clock, so asking
+# less often does not change it.
 SETTLE_JS = """() => [
+  window.__keys,
+  window.__keyDown,
   window.__lastMutation,
   performance.now(),
   document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state'),
@@ -175,31 +185,40 @@ SETTLE_JS = """() => [
 SETTLE_POLL_S = 0.15
 
 
-def settled(page, t0: float) -> float | None:
-    """Seconds from the press at ``t0`` to the page's last change, once it has settled (the app
-    idle and 300 ms without a change); None while it has not."""
-    last, now, state = page.evaluate(SETTLE_JS)
-    if last > t0 and state == "notRunning" and now - last > 300:
+def press(page, key: str) -> tuple[float, int]:
+    """Press ``key`` like a keyboard does, on the focused slider; returns the driver's clock at
+    the press (s) and the number of presses the page should have seen by now."""
+    page.keyboard.press(key)
+    KEYS_SENT[id(page)] += 1
+    return time.monotonic(), KEYS_SENT[id(page)]
+
+
+def settled(page, pressed: tuple[float, int]) -> float | None:
+    """Seconds from the key press to the page's last change, once it has settled (the app idle
+    and 300 ms without a change); None while it has not. A press the page did not see (its
+    count of key presses is short) never settles: it times out and counts as TIMEOUT_MS."""
+    keys, t0, last, now, state = page.evaluate(SETTLE_JS)
+    if keys == pressed[1] and last > t0 and state == "notRunning" and now - last > 300:
         return (last - t0) / 1000
-    if now - t0 > TIMEOUT_MS:
+    if time.monotonic() - pressed[0] > TIMEOUT_MS / 1000:
         return TIMEOUT_MS / 1000
     return None
 
 
-def moves(pages_sliders, key: str) -> list[float]:
+def moves(pages, key: str) -> list[float]:
     """Every tab presses at once; each one's latency."""
-    t0 = [press(p, s, key) for p, s in pages_sliders]
+    pressed = [press(p, key) for p in pages]
     done: dict[int, float] = {}
-    while len(done) < len(pages_sliders):
+    while len(done) < len(pages):
         time.sleep(SETTLE_POLL_S)
-        for i, (p, _s) in enumerate(pages_sliders):
-            if i not in done and (lat := settled(p, t0[i])) is not None:
+        for i, p in enumerate(pages):
+            if i not in done and (lat := settled(p, pressed[i])) is not None:
                 done[i] = lat
-    return [done[i] for i in range(len(pages_sliders))]
+    return [done[i] for i in range(len(pages))]
 
 
-def slider_move(page, slider, key: str) -> float:
-    return moves([(page, slider)], key)[0]
+def slider_move(page, key: str) -> float:
+    return moves([page], key)[0]
 
 
 def images_per_s(page) -> float | None:
@@ -324,10 +343,10 @@ def main() -> int:
             ctx, conv = open_tab(browser, url, "convolution")
             contexts.append(ctx)
             conv.evaluate(OBSERVER_JS)
-            slider = find_slider(conv)
-            slider_move(conv, slider, "ArrowRight")  # warm-up
+            focus_slider(conv)
+            slider_move(conv, "ArrowRight")  # warm-up
             c0 = cpu_seconds(proc.pid)
-            alone = [slider_move(conv, slider, k) for k in ["ArrowRight", "ArrowLeft"] * 5]
+            alone = [slider_move(conv, k) for k in ["ArrowRight", "ArrowLeft"] * 5]
             per_move = (cpu_seconds(proc.pid) - c0) / len(alone)
             print(
                 f"alone: slider p50 {statistics.median(alone):.2f} s, p95 "
@@ -387,7 +406,8 @@ def main() -> int:
             sliders = []
             for page in tabs[args.trainers :]:
                 page.evaluate(OBSERVER_JS)
-                sliders.append((page, find_slider(page)))
+                focus_slider(page)
+                sliders.append(page)
             # Interleaved windows, so that this VM's drift (up to 1.4x within minutes) cancels:
             # each trainer alone (the other paused, the slider tabs idle), then all together
             # (both train, the slider tabs move), again and again. A trainer's together rate is
