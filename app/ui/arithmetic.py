@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.ui.codeblock import code_block
 from app.ui.feature_maps import feature_maps
 from cnncore.analysis import FieldArithmetic
 from cnncore.models import MNIST_MEAN, MNIST_STD
@@ -31,7 +32,7 @@ def arithmetic_details(a: FieldArithmetic, own: float, key: str, where: str = ""
             f"Conv 2 sums over all {a.window.shape[0]} maps of conv 1: the three channels with "
             "the largest |sum| are written out, the rest are summed, then the bias is added."
         )
-    st.code(a.equation(3), language=None, wrap_lines=True)
+    code_block(a.equation(3), key=f"{key}_equation", python=False)
     feature_maps(
         arith_plots.dot_product_payload(a, a.top_channels(3) if a.layer == 2 else [0]), key
     )

@@ -1,4 +1,4 @@
-"""A Python code block with colours and a copy button: a tiny component instead of ``st.code``.
+"""A code block with a copy button (Python in colours): a tiny component instead of ``st.code``.
 
 ``st.code`` makes the browser load and run Streamlit's syntax highlighter (a 1.5 MB script that
 registers every language it knows): on this page's first visit that cost more than half a second
@@ -7,6 +7,7 @@ server, once per code text, and the browser only shows the HTML it made.
 """
 
 from functools import lru_cache
+from html import escape
 
 import streamlit as st
 from pygments import highlight
@@ -32,7 +33,7 @@ export default function (component) {
   const pre = parentElement.querySelector("pre");
   const button = parentElement.querySelector("button");
   if (pre.dataset.key !== data.key) {
-    pre.innerHTML = data.html;  // made by Pygments on the server from our own generated code
+    pre.innerHTML = data.html;  // made on the server: Pygments' colours, or escaped text
     pre.dataset.key = data.key;
   }
   button.onclick = async () => {
@@ -54,6 +55,8 @@ def coloured(code: str) -> str:
     return highlight(code, PythonLexer(), HtmlFormatter(nowrap=True, noclasses=True, style="xcode"))
 
 
-def code_block(code: str, key: str) -> None:
-    """Show Python ``code`` like ``st.code(code, language="python", wrap_lines=True)``."""
-    _component(key=key, data={"code": code, "html": coloured(code), "key": str(hash(code))})
+def code_block(code: str, key: str, python: bool = True) -> None:
+    """Show ``code`` like ``st.code(code, language="python", wrap_lines=True)``; with
+    ``python=False`` as plain text (``language=None``)."""
+    html = coloured(code) if python else escape(code)
+    _component(key=key, data={"code": code, "html": html, "key": str(hash(code))})

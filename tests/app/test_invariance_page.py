@@ -219,7 +219,8 @@ def _equation_and_own(at) -> tuple[str, float, str]:
 
     head = next(m.value for m in at.markdown if "own activation there" in m.value)
     own = float(re.search(r"own activation there: \*\*([-\d.]+)\*\*", head).group(1))
-    equation = next(c.value for c in at.code if "ReLU(" in c.value)
+    equation = component_data(at, "inv_rf_products_equation")["code"]
+    assert "ReLU(" in equation
     return head, own, equation.strip().splitlines()[-1]
 
 

@@ -2,6 +2,7 @@
 that stays on screen, run names shown as text, delete that asks each time, take-home exports and
 the feature-map arithmetic."""
 
+import html
 import io
 import re
 
@@ -249,7 +250,10 @@ def test_feature_map_arithmetic_matches_the_models_activation():
         head = next(t for t in texts(at.markdown) if t.startswith(f"**conv {layer}, map 0"))
         assert f"the {field} input pixels" in head
         own = float(re.search(r"own activation there: \*\*([-\d.]+)\*\*", head).group(1))
-        equation = next(c.value for c in at.code if "ReLU(" in c.value)
+        shown_code = component_data(at, "rf_products_equation")
+        equation = shown_code["code"]  # plain text (not st.code: a 1.5 MB highlighter to load)
+        assert "ReLU(" in equation and shown_code["html"] == html.escape(equation)
+        assert not at.code
         assert equation.count("(bias)") == 1
         relu = equation.strip().splitlines()[-1]  # "ReLU(pre) = act"
         act = float(relu.rsplit("= ", 1)[1].replace("−", "-"))
