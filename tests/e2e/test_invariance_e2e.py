@@ -113,7 +113,8 @@ def test_circular_shifts_make_the_circular_model_fully_consistent(page):
 def _click_map_pixel(page, panel: str, column: int, row: int, col: int) -> str:
     """Click pixel (row, col) of the map in ``column`` (0-5) of the ``panel`` row ("original":
     the digit's maps, "shifted": the shifted digit's) of the equivariance pictures; return the
-    page's text once the panel names that pixel."""
+    page's text once the panel names that pixel, and the equation's (its code block draws in a
+    shadow root, which the page's text leaves out)."""
     canvas = page.locator(f".st-key-inv_eq canvas[data-panel='{panel}'][data-column='{column}']")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -126,7 +127,8 @@ def _click_map_pixel(page, panel: str, column: int, row: int, col: int) -> str:
         assert time.monotonic() < deadline, f"the panel never showed pixel ({row}, {col})"
         time.sleep(0.25)
     wait_idle(page)
-    return page.locator("main").inner_text()
+    equation = page.locator(".st-key-inv_rf_products_equation pre").inner_text()
+    return page.locator("main").inner_text() + "\n" + equation
 
 
 def _check_equation(text: str) -> float:

@@ -223,7 +223,8 @@ def click_pixel(page, row: int, col: int) -> str:
     page.mouse.click(*page.evaluate(PIXEL_JS, [row, col]))
     wait_until(page, lambda: f"pixel ({row}, {col})" in status_text(page), what="the clicked pixel")
     wait_idle(page)
-    return status_text(page)
+    # the equation's code block draws in a shadow root, which the page's text leaves out
+    return status_text(page) + "\n" + page.locator(".st-key-rf_products_equation pre").inner_text()
 
 
 def check_equation(text: str) -> None:
