@@ -19,7 +19,7 @@ from cnncore.plots import training as plots
 from cnncore.runs import RunStore
 from cnncore.train import TrainConfig, Trainer, warm_up
 
-# The live panel's cadence (app/ui/jobs.py POLL_RUNNING_S, app/views/training.py WEIGHTS_S).
+# The live panel's cadence (app/ui/live_feed.py POLL_RUNNING_S and WEIGHTS_S).
 PAGE_POLL_S = 2.0
 PAGE_WEIGHTS_S = 4.0
 

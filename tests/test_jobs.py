@@ -1,7 +1,10 @@
 """Background jobs: life cycle, live control, errors reported, runs saved, queue and threads."""
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -350,3 +353,39 @@ def test_a_manager_nobody_holds_is_not_kept_alive_by_its_housekeeping():
     del manager
     gc.collect()
     assert gone() is None
+
+
+ARENAS_PROBE = """
+import ctypes, sys, threading
+import torch
+from cnncore.jobs import limit_malloc_arenas
+if sys.argv[1] == "limit":
+    assert limit_malloc_arenas(2)
+def work():
+    for _ in range(200):
+        (torch.ones(64, 1024) * 2).sum()  # 256 kB through malloc each, the GIL released
+threads = [threading.Thread(target=work) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+ctypes.CDLL("libc.so.6").malloc_stats()  # one "Arena N:" paragraph per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
+def test_the_server_limits_malloc_arenas_so_memory_goes_back():
+    """Eight threads allocating at once get arenas of their own (up to 8 per core); with the
+    server's limit (app/streamlit_app.py) they share two."""
+
+    def arenas(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", ARENAS_PROBE, mode],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+
+    assert arenas("limit") == 2
+    assert arenas("plain") > 2

@@ -6,21 +6,12 @@ import atexit
 
 import streamlit as st
 
+from app.ui import live_feed
+from app.ui.live_feed import POLL_PAUSED_S, POLL_QUEUED_S, POLL_RUNNING_S
 from app.ui.runs import settings, workspace_id
 from cnncore.jobs import JobManager
 
 SESSION_IDLE_S = 30 * 60  # a workspace not seen for this long has gone: its jobs stop and save
-# A running job: live curves every 2 s. Each refresh redraws the whole page in the browser
-# (Streamlit re-renders every element, ~0.5 ms each here), so a watching tab's browser cost is
-# proportional to the pace: at 1 s a training tab's Chromium took 210-300 ms of CPU per second on
-# the 2-core dev machine, which a class's niced training jobs feel (tests/load_class.py); at 0.5 s
-# its main thread was ~57% busy and clicks waited. Clicks never wait for a refresh: the controls
-# are a fragment of their own.
-POLL_RUNNING_S = 2.0
-# A paused job: the same pace, so Pause and Resume never change the fragment's period (which
-# takes a whole-page rerun); its polls find the history version unchanged and rebuild nothing.
-POLL_PAUSED_S = POLL_RUNNING_S
-POLL_QUEUED_S = 3.0  # a queued job: its position and wait change slowly
 STATUS_ICONS = {
     "queued": ":material/hourglass_top:",
     "running": ":material/directions_run:",
@@ -62,11 +53,7 @@ def poll_every(snap: dict | None) -> float | None:
 
 def queue_text(snap: dict) -> str:
     """ "number 2 in line, about 40 s" from the manager's live estimate (not a stale message)."""
-    wait = job_manager().wait_seconds(snap["id"])
-    text = f"you are number {snap['queue_position']} in line"
-    if wait is None:
-        return text + "; the wait is not known yet"
-    return text + (f", about {wait:.0f} s" if wait < 120 else f", about {wait / 60:.0f} min")
+    return live_feed.queue_text(snap, job_manager())
 
 
 def job_status_line(snap: dict) -> str:

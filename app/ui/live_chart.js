@@ -4,7 +4,8 @@
 // page's version): {version, title, height, x: {title, dtick, tozero}, y: {title, log, range,
 // percent}, series: [{name, x, y, color, width, opacity, lines, markers, text, percent}],
 // lines: [{x0, x1, y0, y1, xref, yref, color, dash}], labels: [{text, x, y, xref, yref, angle,
-// color, xanchor, yanchor}]}. Hovering shows every series' value at the nearest x.
+// color, xanchor, yanchor}], note}. Hovering shows every series' value at the nearest x. With
+// data.feed ({url, every}: live_poll.js), it asks the server for new points while a job trains.
 
 const PAD = { l: 62, r: 16, t: 34, b: 44 };
 const FONT = "12px sans-serif";
@@ -261,7 +262,8 @@ export default function (component) {
     root.className = "lc";
     root.innerHTML =
       '<div class="lc-plot"><canvas class="lc-canvas"></canvas><canvas class="lc-hover">' +
-      '</canvas></div><div class="lc-legend"></div><div class="lc-readout">\u00a0</div>';
+      '</canvas></div><div class="lc-legend"></div><div class="lc-readout">\u00a0</div>' +
+      '<div class="lc-note"></div>';
     parentElement.appendChild(root);
     root.state = {};
     const plot = root.querySelector(".lc-plot");
@@ -302,12 +304,18 @@ export default function (component) {
       if (root.state.d) root.state.s = draw(root.querySelector(".lc-canvas"), root.state.d);
     }).observe(plot);
   }
+  show(root, data);
+  livePoll(root, data.feed, () => root.dataset.version, (body) => show(root, body));
+}
+
+function show(root, data) {
+  if (!data.series || root.dataset.version === data.version) return; // nothing new to draw
   root.dataset.points = String(data.series[0] ? data.series[0].x.length : 0);
-  if (root.dataset.version === data.version) return; // nothing new since the last draw
   root.dataset.version = data.version;
   const plot = root.querySelector(".lc-plot");
   plot.style.height = `${data.height}px`;
   root.state.d = data;
   root.state.s = draw(root.querySelector(".lc-canvas"), data);
   legend(root.querySelector(".lc-legend"), data);
+  root.querySelector(".lc-note").textContent = data.note || "";
 }

@@ -111,6 +111,7 @@ export default function (component) {
     root.className = "lw";
     parentElement.appendChild(root);
   }
+  livePoll(root, data.feed, () => root.dataset.version, (body) => show(root, body));
   if (root.dataset.version === data.version) return; // nothing new since the last draw
   if (!data.filters) {
     // the server sent this version's pictures before, but not to this mount: ask for them (once)
@@ -118,6 +119,11 @@ export default function (component) {
     root.dataset.asked = data.version;
     return;
   }
+  show(root, data);
+}
+
+function show(root, data) {
+  if (!data.filters || root.dataset.version === data.version) return; // nothing new to draw
   root.dataset.version = data.version;
   const shape = JSON.stringify([
     data.filters.cols,

@@ -27,14 +27,16 @@ _component = st.components.v2.component(
     "cnn_explorer.live_weights",
     css=CSS,
     js="".join(
-        (Path(__file__).parent / f).read_text() for f in ("colour_scale.js", "live_weights.js")
+        (Path(__file__).parent / f).read_text()
+        for f in ("colour_scale.js", "live_poll.js", "live_weights.js")
     ),
 )
 
 
-def live_weights(payload: dict, version: str, key: str) -> None:
+def live_weights(payload: dict, version: str, key: str, feed: dict | None = None) -> None:
     """Draw ``payload`` (``weights_payload``); ``version`` names what it shows (job, step, digit):
-    the browser redraws only when it changes.
+    the browser redraws only when it changes. ``feed`` ({url, every}, ``app.ui.live_feed``): the
+    pictures then ask the server for new weights themselves while a job trains.
 
     Each version's pictures (~120 kB of numbers) go to the browser once: the polls that find the
     same version send only the version, and the browser keeps what it drew. A browser that has not
@@ -42,7 +44,7 @@ def live_weights(payload: dict, version: str, key: str) -> None:
     ss = st.session_state
     sent = f"{key}_sent"
     if ss.get(sent) == version:
-        data = {"version": version}
+        data = {"version": version, "feed": feed}
     else:
-        ss[sent], data = version, {**payload, "version": version}
+        ss[sent], data = version, {**payload, "version": version, "feed": feed}
     _component(key=key, data=data, on_missing_change=lambda: ss.pop(sent, None))

@@ -3,30 +3,28 @@ click a feature-map pixel to see its arithmetic; take a run home as plain PyTorc
 
 import contextlib
 import html
-import time
 
 import streamlit as st
 from torch import nn
 
-from app.ui import share
+from app.ui import live_feed, share
 from app.ui.arithmetic import STANDARDISED, arithmetic_details
 from app.ui.data import current_dataset
 from app.ui.jobs import (
+    POLL_RUNNING_S,
     job_manager,
     job_state_line,
     poll_every,
-    queue_text,
     session_id,
 )
 from app.ui.live_chart import live_chart
+from app.ui.live_progress import live_progress
 from app.ui.live_weights import live_weights
 from app.ui.runs import escape_markdown, publish_button, run_store
 from cnncore import links, speed
 from cnncore.analysis import (
     evaluate_split,
     feature_maps,
-    first_layer_filters,
-    model_from_state,
     receptive_field_arithmetic,
 )
 from cnncore.errors import UserError
@@ -38,7 +36,6 @@ from cnncore.plots import training as plots
 from cnncore.runs import MAX_UPLOAD_BYTES, RunInfo
 from cnncore.train import MAX_BATCH_SIZE, MAX_LR, MAX_SEED, OPTIMIZERS, PRECISIONS, TrainConfig
 
-WEIGHTS_S = 4.0  # the filters and feature maps are rebuilt at most this often while it trains
 MAX_EPOCHS = 100  # the page's bound until the server settings (cnncore.settings) give one
 SS = st.session_state
 data, store, manager, sid = current_dataset(), run_store(), job_manager(), session_id()
@@ -272,19 +269,6 @@ job = latest_job()  # Start may have just submitted one
 
 
 # ------------------------------------------------------------------------------ live panel
-def progress_text(s: dict) -> str:
-    if s["status"] == "queued":
-        return f"queued: {queue_text(s)}" if s.get("queue_position") else "queued"
-    if not s["batches_per_epoch"] or not s["batch"]:  # never "batch 0/0 · 0 images/s"
-        return "no batch was trained" if s["done"] else "starting…"
-    running = not s["done"] and s.get("seconds_left") is not None
-    left = f", ~{s['seconds_left']:.0f} s left" if running else ""
-    return (
-        f"epoch {s['epoch']}/{s['config']['epochs']} · batch {s['batch']}/"
-        f"{s['batches_per_epoch']} · {s['images_per_s']:,.0f} images/s{left}"
-    )
-
-
 def apply_lr(j: TrainingJob, old: float) -> None:
     new = SS.get("new_lr")
     try:
@@ -323,33 +307,11 @@ def controls(j: TrainingJob, s: dict) -> None:
     show_message("lr")
 
 
-def cached_curves(j: TrainingJob, s: dict, smoothing: float, log_y: bool):
-    """(versions, payload, batches plotted) of the loss and validation charts, rebuilt only when the job's history
-    version or the view changed: a paused job's refreshes build nothing, and ``s`` carries no
-    history copy then (``snapshot(since=...)``)."""
-    key = (j.id, s["version"], smoothing, log_y)
-    cached = SS.get("tp_curves")
-    if cached is None or cached[0] != key:
-        h = s["history"] if s["history"] is not None else j.chart_history()
-        payload = plots.live_curves_payload(h, smoothing, log_y)
-        versions = {  # the validation chart changes once an epoch: redrawn only then
-            "loss": "-".join(map(str, key)),
-            "val": f"{j.id}-{len(h['val'])}-{h.get('test')}",
-        }
-        cached = SS["tp_curves"] = (key, versions, payload, h["batches"])
-    return cached[1], cached[2], cached[3]
-
-
-def known_version(job_id: str) -> int | None:
-    """The history version this tab's charts were built from (the next poll skips copying the
-    history when it has not changed)."""
-    cached = SS.get("tp_curves")
-    return cached[0][1] if cached is not None and cached[0][0] == job_id else None
-
-
-def live_figures(j: TrainingJob, s: dict) -> None:
+def live_figures(w: live_feed.Watch, status: str, feed: bool) -> None:
+    """The loss and validation charts with their view controls, and the filters and one digit's
+    feature maps; with ``feed`` they ask the server for what changed while the job trains."""
     row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
-    smoothing = row.slider(
+    row.slider(
         "Smoothing weight w",
         0.0,
         0.99,
@@ -360,22 +322,21 @@ def live_figures(j: TrainingJob, s: dict) -> None:
         help=plots.SMOOTHING_FORMULA,
         on_change=act,
     )
-    log_y = row.toggle("Log-scale loss", key="log_y", on_change=act)
-    versions, curves, batches = cached_curves(j, s, smoothing, log_y)
-    row.caption(f"{batches} batches plotted")
+    row.toggle("Log-scale loss", key="log_y", on_change=act)
     st.caption(f"Smoothing: {plots.SMOOTHING_FORMULA} (w = 0: raw loss). Hover for read-outs.")
+    versions, curves, batches = live_feed.curves(w)
+    every = POLL_RUNNING_S
     left, right = st.columns([1.7, 1])
     with left:
-        live_chart(curves["loss"], versions["loss"], key="loss_chart")
+        note = f"{batches:,} batches plotted"
+        loss_feed = live_feed.feed(w, "loss", every) if feed else None
+        live_chart(curves["loss"], versions["loss"], "loss_chart", note, loss_feed)
     with right:
-        live_chart(curves["val"], versions["val"], key="val_chart")
-
-
-def weight_figures(j: TrainingJob) -> None:
-    """The filters and one digit's feature maps, rebuilt from the job's latest weights at most
-    every WEIGHTS_S (or when the digit changes, or the run has ended); the polls between re-send
-    the same pictures, which the browser does not redraw."""
-    i = st.number_input(
+        val_feed = live_feed.feed(w, "val", every) if feed else None
+        live_chart(curves["val"], versions["val"], "val_chart", feed=val_feed)
+    if status == "queued":  # a queued job has no weights yet
+        return
+    st.number_input(
         "Digit for the feature maps (index in the test split)",
         0,
         len(data.test) - 1,
@@ -384,39 +345,21 @@ def weight_figures(j: TrainingJob) -> None:
         on_change=act,
         width=320,
     )
-    shown = SS.get("tp_weights")  # what this tab last drew: job, digit, built at, version, payload
-    if (
-        shown is None
-        or (shown["job"], shown["digit"]) != (j.id, int(i))
-        or j.done
-        or time.monotonic() - shown["built"] >= WEIGHTS_S
-    ):
-        state, step = j.weights()
-        if state is None:
-            return
-        version = f"{j.id}-{step}-{int(i)}"
-        if shown is None or shown["version"] != version:
-            model = model_from_state(j.config.model, state)
-            filters, caption = first_layer_filters(model)
-            image = data.test.images[int(i)]
-            label = data.classes[int(data.test.labels[int(i)])]
-            payload = plots.weights_payload(
-                filters, caption, step, feature_maps(model, image), image, label
-            )
-        else:
-            payload = shown["payload"]
-        shown = SS["tp_weights"] = dict(
-            job=j.id, digit=int(i), built=time.monotonic(), version=version, payload=payload
-        )
-    live_weights(shown["payload"], shown["version"], key="weights_pictures")
+    shown = live_feed.pictures(w)
+    if shown is not None:
+        pictures_feed = live_feed.feed(w, "pictures", every) if feed else None
+        live_weights(shown["payload"], shown["version"], "weights_pictures", pictures_feed)
 
 
 def live_panel(job_id: str, every: float | None) -> None:
     """Two fragments. The run's state and its controls redraw only when the student acts (a
-    click reruns just them, at once, and never waits behind a poll); the progress, curves,
-    filters and feature maps redraw every ``every`` s, the pictures rebuilt every WEIGHTS_S. One
-    polling fragment, not one per part: each fragment run costs the browser a redraw of the page
-    (measured in bench_ui.py ``--only poll``)."""
+    click reruns just them, at once, and never waits behind a refresh). The progress, curves,
+    filters and feature maps keep up with the job: where the server serves the live feed
+    (``app.ui.live_feed``), their components ask it for what changed, with no rerun of the page,
+    and the page redraws only when the job's state changes; elsewhere (AppTest, or ``main.py``
+    served on its own) their fragment reruns every ``every`` s. The pictures are rebuilt at most
+    every ``live_feed.WEIGHTS_S``."""
+    feed = live_feed.available()
 
     @st.fragment
     def state_panel():
@@ -431,20 +374,39 @@ def live_panel(job_id: str, every: float | None) -> None:
         elif s["done"] and s["run_id"]:  # (a running job's run folder exists from the start)
             st.success(f"{escape_markdown(s['message'])}. Saved as run **{s['run_id']}**.")
 
-    @st.fragment(run_every=every)
+    @st.fragment(run_every=None if feed else every)
     def curves_panel():
         set_intraop_threads(1)
         j = manager.get(job_id)
         if j is None:
             return
         manager.touch(sid)
-        s = j.snapshot(since=known_version(job_id))
-        st.progress(min(max(s["progress"], 0.0), 1.0), text=progress_text(s))
-        if s["error"]:
-            st.error(s["error"])
-        live_figures(j, s)
-        if s["status"] != "queued":  # a queued job has no weights yet
-            weight_figures(j)
+        if SS.pop("tp_redraw", False):  # the progress line saw the job's state change
+            st.rerun()
+        digit = min(max(int(SS.get("digit", 0)), 0), len(data.test) - 1)
+        w = live_feed.watch(
+            SS.get("tp_watch"),
+            j,
+            manager,
+            smoothing=SS.get("smoothing", 0.6),
+            log_y=SS.get("log_y", False),
+            digit=digit,
+            image=data.test.images[digit],
+            label=data.classes[int(data.test.labels[digit])],
+        )
+        SS["tp_watch"] = w.token
+        live = feed and not j.done  # an ended job has nothing left to watch
+        state = live_feed.state(w)
+        live_progress(
+            state,
+            live_feed.feed(w, "state", state["every"]) if live else None,
+            key="tp_progress",
+            on_change=lambda: SS.__setitem__("tp_redraw", True),
+        )
+        live_figures(w, state["status"], live)
+        if feed:
+            return
+        s = j.snapshot(since=j.version)
         if poll_every(s) != every:  # queued -> running, or ended: redraw the page at the new pace
             st.rerun()
         new_folder = j.run_id and j.run_id not in SS.get("tp_listed", ())

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 
-ENTRY = str(ROOT / "app" / "streamlit_app.py")
+ENTRY = str(ROOT / "app" / "main.py")
 
 
 @pytest.fixture(autouse=True)

@@ -48,7 +48,7 @@ def test_no_page_relies_on_streamlit_magic():
     page would then silently show nothing, so there must be none (docstrings aside)."""
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["magicEnabled"] is False
-    scripts = [ROOT / "app" / "streamlit_app.py", *sorted((ROOT / "app" / "views").glob("*.py"))]
+    scripts = [ROOT / "app" / "main.py", *sorted((ROOT / "app" / "views").glob("*.py"))]
     bare = []
     for script in scripts:
         for node in ast.walk(ast.parse(script.read_text())):

@@ -65,7 +65,10 @@ def test_tiny_run_trains_saves_and_shows_results():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Status"] == "finished"
     assert metrics["Test accuracy (bundled)"].endswith("%")
-    assert any("4 batches plotted" in c.value for c in at.caption)
+    assert component_data(at, "loss_chart")["note"] == "4 batches plotted"
+    progress = component_data(at, "tp_progress")
+    assert progress["state"]["text"].startswith("epoch 1/1 · batch 4/4")
+    assert progress["feed"] is None  # an ended job: nothing left to ask the server for
     assert not any("batch 0/0" in t for t in texts(at.markdown))
     assert store().info(job.run_id).name == "apptest run"
     assert next(b for b in at.button if b.label == "Start training").disabled is False
@@ -90,13 +93,13 @@ def test_the_pictures_of_a_version_are_sent_once_and_again_when_the_browser_asks
     at.run()
     version = component_data(at, "weights_pictures")["version"]
     assert version.startswith(job.id)
-    assert component_data(at, "weights_pictures") == {"version": version}
+    assert component_data(at, "weights_pictures") == {"version": version, "feed": None}
     del at.session_state["weights_pictures_sent"]  # the browser asked for what it lacks
     at.run()
     again = component_data(at, "weights_pictures")
     assert again["version"] == version and len(again["filters"]["maps"]) == 16
     at.run()
-    assert component_data(at, "weights_pictures") == {"version": version}
+    assert component_data(at, "weights_pictures") == {"version": version, "feed": None}
 
 
 def estimate_seconds_shown(at) -> float:

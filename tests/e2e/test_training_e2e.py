@@ -1,6 +1,7 @@
-"""Live training in a real browser: start, watch the curve grow, pause, messages that stay while
-the panel refreshes, resume, stop, reload; take a run home and run the script; click a
-feature-map pixel and read its equation; the layout at 800 px."""
+"""Live training in a real browser: start, watch the curve grow (fed by the server's live feed,
+with no rerun of the page), pause, messages that stay while the panel refreshes, resume, stop,
+reload; take a run home and run the script; click a feature-map pixel and read its equation; the
+layout at 800 px."""
 
 import io
 import json
@@ -43,6 +44,16 @@ def screenshot(page, name: str, width: int = 1400) -> None:
     page.set_viewport_size({"width": width, "height": 1000})
 
 
+# Counts the page's script runs from now on (the app's script state turning "running").
+COUNT_RUNS_JS = """() => {
+  window.__runs = 0;
+  const app = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') window.__runs += 1;
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
 def status_text(page) -> str:
     return page.locator("main").inner_text()
 
@@ -55,8 +66,17 @@ def test_train_pause_resume_stop_and_reload(page):
     page.get_by_role("button", name="Start training").click()
 
     wait_until(page, lambda: plotted(page) >= 5, what="first plotted batches")
+    # The curves, the progress line and the pictures ask the server's feed for what changed:
+    # the page itself does not rerun while they grow (a rerun redraws every element of it).
+    feed = []
+    page.on("request", lambda r: feed.append(r.url) if "/_cnn/live/" in r.url else None)
+    page.evaluate(COUNT_RUNS_JS)
     first = plotted(page)
+    text = page.locator(".cnn-lp-text").inner_text()
     wait_until(page, lambda: plotted(page) > first + 5, what="the curve to grow")
+    wait_until(page, lambda: page.locator(".cnn-lp-text").inner_text() != text, what="progress")
+    assert page.evaluate("window.__runs") == 0, "the page reran while the job trained"
+    assert {u.split("?")[0].rsplit("/", 1)[1] for u in feed} >= {"state", "loss", "val"}
     assert_no_exception(page)
     legend = page.locator(".st-key-loss_chart .lc-legend").inner_text()
     assert "loss (raw)" in legend and "loss (smoothed, w=0.6)" in legend

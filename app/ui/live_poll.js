@@ -1,0 +1,41 @@
+// The live panel's components ask the server's feed (app.ui.live_feed) for what changed, every
+// few seconds, instead of the page rerunning a polling fragment (which re-renders every element of
+// the page in the browser). Put in front of a component's code; data.feed = {url, every}.
+// livePoll(root, feed, have, onData): root keeps the poll (one per element, restarted when the
+// url changes); have() is the version the element shows (sent as ?have=, so an unchanged part
+// comes back as its version only); onData(body) draws and may return the next delay in seconds.
+// The poll ends when the element leaves the page, the server no longer knows the token (404), or
+// the page draws the element without a feed (the job has ended).
+function livePoll(root, feed, have, onData) {
+  if (!feed) {
+    if (root.poll) root.poll.stop();
+    return;
+  }
+  if (root.poll && root.poll.url === feed.url) {
+    Object.assign(root.poll, { have, onData, every: feed.every });
+    return;
+  }
+  if (root.poll) root.poll.stop();
+  const poll = { url: feed.url, every: feed.every, have, onData, timer: 0, stopped: false };
+  poll.stop = () => {
+    poll.stopped = true;
+    clearTimeout(poll.timer);
+  };
+  const tick = async () => {
+    if (poll.stopped) return;
+    if (!root.isConnected) return poll.stop();
+    let next = poll.every;
+    try {
+      const query = `?have=${encodeURIComponent(poll.have() || "")}`;
+      const reply = await fetch(poll.url + query, { cache: "no-store", credentials: "same-origin" });
+      if (reply.status === 404) return poll.stop(); // the page's next run hands out a new token
+      if (reply.ok) next = poll.onData(await reply.json()) || poll.every;
+    } catch (err) {
+      next = poll.every * 2; // the server is restarting or the network dropped: try again later
+    }
+    if (!poll.stopped) poll.timer = setTimeout(tick, next * 1000);
+  };
+  root.poll = poll;
+  poll.timer = setTimeout(tick, poll.every * 1000); // the page has just drawn the current state
+}
+
