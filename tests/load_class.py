@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python tests/load_class.py`
     sys.path.insert(0, str(ROOT))
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
 from tests.bench_ui import csv_rows, run_metrics, window_rate  # noqa: E402
 from tests.serving import launch_chromium, start_server, stop_server  # noqa: E402
 
@@ -176,17 +178,18 @@ def focus_slider(page) -> None:
 # 2-core dev machine: a locator's press ~16-20 ms of Chromium's CPU, most of it finding the
 # element again; a key press to the focused element ~5 ms; one evaluate ~2 ms). So a slider is
 # focused once and then pressed like a keyboard does (the page keeps the focus on it across its
-# redraws), the press's time is the page's own (its keydown), and the driver asks each tab once
-# every SETTLE_POLL_S whether it has settled: the latency comes from the page's clock, so asking
-# less often does not change it.
-SETTLE_JS = """() => [
-  window.__keys,
-  window.__keyDown,
-  window.__lastMutation,
-  performance.now(),
-  document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state'),
-]"""
-SETTLE_POLL_S = 0.15
+# redraws), the press's time is the page's own (its keydown), and the page itself tells when it
+# has settled: one wait per move and tab (the page checks every SETTLE_CHECK_MS, in its own
+# time), not the driver asking again and again. The latency comes from the page's clock.
+SETTLED_JS = """([keys, quiet]) => {
+  const state = document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state');
+  const last = window.__lastMutation, t0 = window.__keyDown;
+  const done = window.__keys === keys && last > t0 && state === 'notRunning'
+    && performance.now() - last > quiet;
+  return done ? (last - t0) / 1000 : null;
+}"""
+SETTLE_CHECK_MS = 100
+QUIET_MS = 300
 
 
 def press(page, key: str) -> tuple[float, int]:
@@ -197,28 +200,28 @@ def press(page, key: str) -> tuple[float, int]:
     return time.monotonic(), KEYS_SENT[id(page)]
 
 
-def settled(page, pressed: tuple[float, int]) -> float | None:
+def settled(page, pressed: tuple[float, int]) -> float:
     """Seconds from the key press to the page's last change, once it has settled (the app idle
-    and 300 ms without a change); None while it has not. A press the page did not see (its
-    count of key presses is short) never settles: it times out and counts as TIMEOUT_MS."""
-    keys, t0, last, now, state = page.evaluate(SETTLE_JS)
-    if keys == pressed[1] and last > t0 and state == "notRunning" and now - last > 300:
-        return (last - t0) / 1000
-    if time.monotonic() - pressed[0] > TIMEOUT_MS / 1000:
+    and QUIET_MS without a change). A press the page did not see (its count of key presses is
+    short) never settles: it times out and counts as TIMEOUT_MS."""
+    left_ms = TIMEOUT_MS - (time.monotonic() - pressed[0]) * 1000
+    try:
+        handle = page.wait_for_function(
+            SETTLED_JS,
+            arg=[pressed[1], QUIET_MS],
+            polling=SETTLE_CHECK_MS,
+            timeout=max(1.0, left_ms),
+        )
+    except PlaywrightTimeout:
         return TIMEOUT_MS / 1000
-    return None
+    return handle.json_value()
 
 
 def moves(pages, key: str) -> list[float]:
-    """Every tab presses at once; each one's latency."""
+    """Every tab presses at once; each one's latency (each from its own page's clock, so waiting
+    for them one after another changes none)."""
     pressed = [press(p, key) for p in pages]
-    done: dict[int, float] = {}
-    while len(done) < len(pages):
-        time.sleep(SETTLE_POLL_S)
-        for i, p in enumerate(pages):
-            if i not in done and (lat := settled(p, pressed[i])) is not None:
-                done[i] = lat
-    return [done[i] for i in range(len(pages))]
+    return [settled(p, at) for p, at in zip(pages, pressed, strict=True)]
 
 
 def slider_move(page, key: str) -> float:

@@ -22,14 +22,13 @@ browser says it has (``?have=``).
 from __future__ import annotations
 
 import collections
-import json
-import math
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import torch
 
 from cnncore.analysis import feature_maps, first_layer_filters, model_from_state
@@ -47,6 +46,7 @@ POLL_PAUSED_S = POLL_RUNNING_S
 POLL_QUEUED_S = 3.0  # a queued job: its position and wait change slowly
 WEIGHTS_S = 4.0  # the filters and feature maps are rebuilt at most this often while a job trains
 MAX_WATCHES = 256  # the tabs watching at once the server remembers (the oldest are forgotten)
+ENDED_TTL_S = 600.0  # a watch of an ended job nobody asked about for this long is forgotten
 _mounted = False  # set by routes(): this process serves the feed
 
 
@@ -65,6 +65,7 @@ class Watch:
     lock: threading.Lock = field(default_factory=threading.Lock)
     curves: tuple | None = None  # (key, versions, payload, batches)
     pictures: dict | None = None  # {version, built, payload}
+    seen: float = field(default_factory=time.monotonic)  # when a page or the route last used it
 
 
 _watches: collections.OrderedDict[str, Watch] = collections.OrderedDict()
@@ -84,9 +85,15 @@ def watch(token: str | None, job: TrainingJob, manager: JobManager, **view: Any)
         if w is None or w.job is not job:
             w = Watch(secrets.token_urlsafe(16), job, manager)
             _watches[w.token] = w
+            now = time.monotonic()
+            for old in [
+                t for t, o in _watches.items() if o.job.done and now - o.seen > ENDED_TTL_S
+            ]:
+                del _watches[old]  # (with its payloads)
             while len(_watches) > MAX_WATCHES:
                 _watches.popitem(last=False)
         _watches.move_to_end(w.token)
+        w.seen = time.monotonic()
     with w.lock:
         for name, value in view.items():
             setattr(w, name, value)
@@ -192,6 +199,7 @@ def part(token: str, name: str, have: str = "") -> dict | None:
         w = _watches.get(token)
     if w is None:
         return None
+    w.seen = time.monotonic()
     if name == "state":
         return state(w)
     if name in ("loss", "val"):
@@ -211,17 +219,6 @@ def part(token: str, name: str, have: str = "") -> dict | None:
     return None
 
 
-def finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity as None (JSON has neither; a diverged loss does)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
-
-
 # ------------------------------------------------------------------------------- the route
 def routes() -> list:
     """The feed's route for ``st.App(..., routes=...)``; serving it turns the feed on."""
@@ -235,7 +232,9 @@ def routes() -> list:
         token, name = request.path_params["token"], request.path_params["part"]
         body = part(token, name, request.query_params.get("have", ""))
         status = 200 if body is not None else 404
-        text = json.dumps(finite(body if body is not None else {"gone": True}), allow_nan=False)
+        # orjson writes NaN and infinities (a diverged loss) as null, which JSON can hold; the
+        # pictures' ~100 kB take it 0.5 ms here, the json module ~6 ms with a pass to clean them
+        text = orjson.dumps(body if body is not None else {"gone": True})
         return Response(
             text, status, media_type="application/json", headers={"Cache-Control": "no-store"}
         )

@@ -137,6 +137,18 @@ def test_the_server_remembers_a_bounded_number_of_tabs(manager, tiny_data, monke
     assert live_feed.part(tokens[-1], "state")["status"] == "queued"
 
 
+def test_a_watch_of_an_ended_job_nobody_asks_about_is_forgotten(manager, tiny_data, monkeypatch):
+    ended = TrainingJob(cfg(), tiny_data)
+    ended.stop()  # a job never queued ends at once
+    assert ended.done
+    old = live_feed.watch(None, ended, manager)
+    live_job = live_feed.watch(None, TrainingJob(cfg(), tiny_data), manager)
+    monkeypatch.setattr(live_feed, "ENDED_TTL_S", 0.0)
+    live_feed.watch(None, TrainingJob(cfg(), tiny_data), manager)  # a new tab: old ones pruned
+    assert live_feed.part(old.token, "state") is None
+    assert live_feed.part(live_job.token, "state") is not None  # its job has not ended
+
+
 def test_the_page_redraws_when_the_job_leaves_the_queue_or_ends_not_on_pause(
     manager, tiny_data, tmp_path
 ):
@@ -162,7 +174,13 @@ def test_the_page_redraws_when_the_job_leaves_the_queue_or_ends_not_on_pause(
     assert live_feed.state(watch_of(second, manager, tiny_data))["key"] != queued["key"]
 
 
-def test_json_has_no_nan():
-    body = live_feed.finite({"y": [1.0, math.nan, math.inf], "t": (2.5, -math.inf), "s": "x"})
-    assert body == {"y": [1.0, None, None], "t": [2.5, None], "s": "x"}
-    json.dumps(body, allow_nan=False)
+def test_a_diverged_loss_reaches_the_browser_as_null(client, manager, tiny_data, tmp_path):
+    """JSON has no NaN: a diverged run's loss points arrive as null (gaps in the curve)."""
+    job = manager.submit(TrainingJob(cfg(), tiny_data, RunStore(tmp_path), "s1"))
+    assert job.join(60)
+    w = watch_of(job, manager, tiny_data)
+    version, payload, batches = live_feed.curves(w)
+    payload["loss"]["series"][0]["y"][1] = math.nan  # as a diverged batch's loss is
+    reply = client.get(f"{live_feed.PATH}/{w.token}/loss")
+    assert reply.text.count("NaN") == 0
+    assert reply.json()["series"][0]["y"][1] is None
