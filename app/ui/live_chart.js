@@ -305,7 +305,7 @@ export default function (component) {
     }).observe(plot);
   }
   show(root, data);
-  livePoll(root, data.feed, () => root.dataset.version, (body) => show(root, body));
+  livePoll(root, data.feed, () => root.dataset.version, (body) => show(root, body), true);
 }
 
 function show(root, data) {

@@ -1,12 +1,15 @@
 // The live panel's components ask the server's feed (app.ui.live_feed) for what changed, every
 // few seconds, instead of the page rerunning a polling fragment (which re-renders every element of
 // the page in the browser). Put in front of a component's code; data.feed = {url, every}.
-// livePoll(root, feed, have, onData): root keeps the poll (one per element, restarted when the
-// url changes); have() is the version the element shows (sent as ?have=, so an unchanged part
-// comes back as its version only); onData(body) draws and may return the next delay in seconds.
-// The poll ends when the element leaves the page, the server no longer knows the token (404), or
-// the page draws the element without a feed (the job has ended).
-function livePoll(root, feed, have, onData) {
+// livePoll(root, feed, have, onData, onScreenOnly): root keeps the poll (one per element,
+// restarted when the url changes); have() is the version the element shows (sent as ?have=, so an
+// unchanged part comes back as its version only); onData(body) draws and may return the next
+// delay in seconds. Nothing is asked while the browser tab is hidden, nor, with onScreenOnly,
+// while the element is scrolled out of view: what nobody sees costs neither the server nor the
+// browser; it is asked for at once when it shows again. The poll ends when the element leaves the
+// page, the server no longer knows the token (404), or the page draws the element without a feed
+// (the job has ended).
+function livePoll(root, feed, have, onData, onScreenOnly = false) {
   if (!feed) {
     if (root.poll) root.poll.stop();
     return;
@@ -17,13 +20,37 @@ function livePoll(root, feed, have, onData) {
   }
   if (root.poll) root.poll.stop();
   const poll = { url: feed.url, every: feed.every, have, onData, timer: 0, stopped: false };
+  poll.onScreen = !onScreenOnly;
+  poll.waiting = false; // skipped while not seen: the next show asks at once
+  const seen = () => !document.hidden && poll.onScreen;
+  const again = () => {
+    if (poll.waiting && seen() && !poll.stopped) {
+      poll.waiting = false;
+      tick();
+    }
+  };
+  const watcher = onScreenOnly
+    ? new IntersectionObserver(
+        (entries) => {
+          poll.onScreen = entries[entries.length - 1].isIntersecting;
+          again();
+        },
+        { rootMargin: "100px" },
+      )
+    : null;
   poll.stop = () => {
     poll.stopped = true;
     clearTimeout(poll.timer);
+    if (watcher) watcher.disconnect();
+    document.removeEventListener("visibilitychange", again);
   };
   const tick = async () => {
     if (poll.stopped) return;
     if (!root.isConnected) return poll.stop();
+    if (!seen()) {
+      poll.waiting = true;
+      return;
+    }
     let next = poll.every;
     try {
       const query = `?have=${encodeURIComponent(poll.have() || "")}`;
@@ -36,6 +63,7 @@ function livePoll(root, feed, have, onData) {
     if (!poll.stopped) poll.timer = setTimeout(tick, next * 1000);
   };
   root.poll = poll;
+  if (watcher) watcher.observe(root);
+  document.addEventListener("visibilitychange", again);
   poll.timer = setTimeout(tick, poll.every * 1000); // the page has just drawn the current state
 }
-

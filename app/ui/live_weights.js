@@ -111,7 +111,7 @@ export default function (component) {
     root.className = "lw";
     parentElement.appendChild(root);
   }
-  livePoll(root, data.feed, () => root.dataset.version, (body) => show(root, body));
+  livePoll(root, data.feed, () => root.dataset.version, (body) => show(root, body), true);
   if (root.dataset.version === data.version) return; // nothing new since the last draw
   if (!data.filters) {
     // the server sent this version's pictures before, but not to this mount: ask for them (once)

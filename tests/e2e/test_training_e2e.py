@@ -14,6 +14,7 @@ import zipfile
 import pytest
 
 from app.ui.jobs import POLL_RUNNING_S
+from app.ui.live_feed import WEIGHTS_S
 from tests.e2e.conftest import ARTIFACTS, assert_no_exception, open_app, wait_idle
 from tests.e2e.test_layout_e2e import PROBLEMS_JS
 
@@ -85,6 +86,20 @@ def test_train_pause_resume_stop_and_reload(page):
     wait_until(page, lambda: pictures.locator("canvas").count() >= 16, what="the filters")
     title = pictures.locator(".lw-filters .lw-title").inner_text()  # (in the shadow DOM)
     assert title.startswith("First-layer filters at batch")
+    # Scrolled out of view, the pictures are not asked for (their weights change every few
+    # seconds); scrolled back, they are asked for at once.
+    page.set_viewport_size({"width": 1400, "height": 600})
+    page.get_by_role("heading", name="Live training").scroll_into_view_if_needed()
+    assert pictures.bounding_box()["y"] > 800, "the pictures should be out of view here"
+    page.wait_for_timeout(1000)  # a request already on its way lands (and events are read)
+    feed.clear()
+    page.wait_for_timeout((2 * POLL_RUNNING_S + 1) * 1000)
+    asked = [u.split("?")[0].rsplit("/", 1)[1] for u in feed]
+    assert "pictures" not in asked and "state" in asked, asked
+    pictures.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # (well under the 2 s a timer would take)
+    assert "/pictures?" in " ".join(feed), "the pictures were not asked for when they showed"
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
     page.get_by_role("button", name="Pause").click()
     wait_until(
@@ -101,7 +116,9 @@ def test_train_pause_resume_stop_and_reload(page):
     assert plotted(page) == held, "points kept coming while paused"
     # A trip to another page and back mounts the pictures afresh. Paused, their version does not
     # change, so the server, which sent them once, sends only the version: the new mount asks.
-    title = pictures.locator(".lw-filters .lw-title").inner_text()  # drawn since the pause
+    pictures.scroll_into_view_if_needed()  # (asked for only while they can be seen)
+    page.wait_for_timeout((WEIGHTS_S + POLL_RUNNING_S + 1) * 1000)  # the paused weights drawn
+    title = pictures.locator(".lw-filters .lw-title").inner_text()
     page.get_by_role("link", name="Home").click()
     wait_idle(page)
     page.get_by_role("link", name="Live training").click()
