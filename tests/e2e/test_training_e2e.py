@@ -55,6 +55,13 @@ COUNT_RUNS_JS = """() => {
 }"""
 
 
+# What the browser does when its tab goes to the background (or comes back).
+HIDE_JS = """(hidden) => {
+  Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
 def status_text(page) -> str:
     return page.locator("main").inner_text()
 
@@ -99,6 +106,16 @@ def test_train_pause_resume_stop_and_reload(page):
     pictures.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # (well under the 2 s a timer would take)
     assert "/pictures?" in " ".join(feed), "the pictures were not asked for when they showed"
+    # A hidden browser tab asks for nothing; shown again, it asks at once.
+    page.evaluate(HIDE_JS, True)
+    page.wait_for_timeout(1000)
+    feed.clear()
+    page.wait_for_timeout((POLL_RUNNING_S + 1) * 1000)
+    assert feed == [], "a hidden tab kept asking"
+    page.evaluate(HIDE_JS, False)
+    page.wait_for_timeout(1000)
+    asked = {u.split("?")[0].rsplit("/", 1)[1] for u in feed}
+    assert {"state", "pictures"} <= asked, asked  # (the charts are scrolled away here)
     page.set_viewport_size({"width": 1400, "height": 1000})
 
     page.get_by_role("button", name="Pause").click()
