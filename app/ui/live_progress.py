@@ -2,7 +2,9 @@
 
 With a feed (``app.ui.live_feed``) it asks the server for the job's state every couple of seconds
 and redraws only itself; when the job's state changes in a way the page must show (it left the
-queue, its run folder appeared, it ended), it calls ``on_change`` once, which reruns the page.
+queue, its run folder appeared, it ended), it calls ``on_change``, which reruns the page (and
+again after a few seconds if that redraw did not come). The bar does not slide to its new width:
+a CSS transition there doubled a watched tab's browser CPU (108 against 50 ms/s, 2-core AMD EPYC).
 """
 
 from collections.abc import Callable

@@ -62,6 +62,11 @@ HIDE_JS = """(hidden) => {
 }"""
 
 
+def parts(requests: list[str]) -> set[str]:
+    """The live feed's parts among these request URLs (state, loss, val, pictures)."""
+    return {u.split("?")[0].rsplit("/", 1)[1] for u in requests}
+
+
 def status_text(page) -> str:
     return page.locator("main").inner_text()
 
@@ -83,8 +88,14 @@ def test_train_pause_resume_stop_and_reload(page):
     text = page.locator(".cnn-lp-text").inner_text()
     wait_until(page, lambda: plotted(page) > first + 5, what="the curve to grow")
     wait_until(page, lambda: page.locator(".cnn-lp-text").inner_text() != text, what="progress")
+    # each part asks on its own timer: within two periods every part in view has asked
+    wait_until(
+        page,
+        lambda: page.wait_for_timeout(100) or {"state", "loss", "val"} <= parts(feed),
+        timeout=2 * POLL_RUNNING_S + 2,
+        what="the progress line and both charts to ask the feed",
+    )
     assert page.evaluate("window.__runs") == 0, "the page reran while the job trained"
-    assert {u.split("?")[0].rsplit("/", 1)[1] for u in feed} >= {"state", "loss", "val"}
     assert_no_exception(page)
     legend = page.locator(".st-key-loss_chart .lc-legend").inner_text()
     assert "loss (raw)" in legend and "loss (smoothed, w=0.6)" in legend
@@ -101,7 +112,7 @@ def test_train_pause_resume_stop_and_reload(page):
     page.wait_for_timeout(1000)  # a request already on its way lands (and events are read)
     feed.clear()
     page.wait_for_timeout((2 * POLL_RUNNING_S + 1) * 1000)
-    asked = [u.split("?")[0].rsplit("/", 1)[1] for u in feed]
+    asked = parts(feed)
     assert "pictures" not in asked and "state" in asked, asked
     pictures.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # (well under the 2 s a timer would take)
@@ -114,7 +125,7 @@ def test_train_pause_resume_stop_and_reload(page):
     assert feed == [], "a hidden tab kept asking"
     page.evaluate(HIDE_JS, False)
     page.wait_for_timeout(1000)
-    asked = {u.split("?")[0].rsplit("/", 1)[1] for u in feed}
+    asked = parts(feed)
     assert {"state", "pictures"} <= asked, asked  # (the charts are scrolled away here)
     page.set_viewport_size({"width": 1400, "height": 1000})
 
